@@ -1,1 +1,122 @@
-fn main() {}
+//! Thin entry point: parse the command line, initialise logging, run the command, map to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+use tank_registry::cli::{Cli, Command, LogFormat, ServeArgs};
+use tank_registry::config::{Config, RateLimits, validate_public_url};
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TANK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let mut config = Config::new(&cli.data_dir);
+    let result = match cli.command {
+        Command::Serve(args) => return serve(config, args),
+        Command::User(c) => tank_registry::admin::user(&config, c),
+        Command::Token(c) => tank_registry::admin::token(&config, c),
+        Command::Org(c) => tank_registry::admin::org(&config, c),
+        Command::Access(c) => tank_registry::admin::access(&config, c),
+        Command::Skill(c) => tank_registry::admin::skill(&config, c),
+        Command::Check => {
+            config.durable = false;
+            match tank_registry::admin::check(&config) {
+                Ok(out) => Ok(out),
+                Err(e) if e.code == 1 && e.message.ends_with('\n') => {
+                    print!("{}", e.message);
+                    return ExitCode::from(1);
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code as u8)
+        }
+    }
+}
+
+fn serve(mut config: Config, args: ServeArgs) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(1)
+    };
+    if let Some(u) = &args.public_url {
+        match validate_public_url(u) {
+            Ok(u) => config.public_url = Some(u),
+            Err(e) => return fail(e),
+        }
+    }
+    config.rate_limits = RateLimits {
+        enabled: args.rate_limit.is_on(),
+        anon: args.rate_limit_anon,
+        auth: args.rate_limit_auth,
+        pro: args.rate_limit_pro,
+        scan_anon: args.rate_limit_scan_anon,
+    };
+    config.cli_token_days = args.cli_token_days;
+    config.trust_proxy = args.trust_proxy.unwrap_or(0);
+    config.scan_timeout = std::time::Duration::from_secs(args.scan_timeout_secs);
+    if let Some(w) = args.scan_workers {
+        config.scan_workers = w as usize;
+    }
+    config.metrics_public = args.metrics_public.is_on();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let data = match tank_registry::DataDir::open(&config) {
+            Ok(d) => d,
+            Err(e) => return fail(e.to_string()),
+        };
+        let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+            Ok(l) => l,
+            Err(e) => return fail(format!("cannot listen on {}: {e}", args.listen)),
+        };
+        match tank_registry::server::serve_data(config, data, listener, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e.to_string()),
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,597 @@
+//! The 3-step publish (SPEC §3.4–§3.6): start, signed upload `PUT`, confirm.
+
+use crate::app::AppState;
+use crate::auth::{self, SCOPE_PUBLISH};
+use crate::domain::{format_ts, integrity_of, now_ms, version_key};
+use crate::error::AppError;
+use crate::http::extract::{
+    PUBLISH_JSON_LIMIT, check_declared_size, parse_json_object, parse_query, query_get, read_body,
+    required_auth,
+};
+use crate::issue_path;
+use crate::manifest::validate_publish_body;
+use crate::store::{PENDING_TTL_MS, Publication, StartPublish};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+use tokio::io::AsyncWriteExt;
+
+/// 50 MiB = 52,428,800 bytes (SPEC §2.5, "50 MB" read as MiB).
+pub const MAX_TARBALL: u64 = 52_428_800;
+/// Readme limit of start and confirm (SPEC §3.4, §3.6).
+const MAX_README: usize = 1_048_576;
+
+fn valid_integrity(s: &str) -> bool {
+    // ^sha512-[A-Za-z0-9+/]{86}==$
+    s.len() == 7 + 88
+        && s.starts_with("sha512-")
+        && s.ends_with("==")
+        && s[7..93]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+/// `POST /api/v1/skills` (SPEC §3.4).
+pub async fn publish_skill(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    check_declared_size(&headers, PUBLISH_JSON_LIMIT)?;
+    let id = required_auth(&app, &headers).await?;
+    id.require_scope(SCOPE_PUBLISH)?;
+    let bytes = read_body(body, PUBLISH_JSON_LIMIT).await?;
+    let body = parse_json_object(&headers, &bytes)?;
+    let req = validate_publish_body(&body).map_err(AppError::issues)?;
+    let m = &req.manifest;
+    let manifest_json = serde_json::to_string(&m.raw).map_err(AppError::internal)?;
+    let files_json = serde_json::to_string(&req.files).map_err(AppError::internal)?;
+
+    // A start waits for an in-flight confirm of the same (skill, version) (SPEC §4.3).
+    let _guard = app.locks.lock(&m.name, &version_key(&m.version)).await;
+    let now = now_ms();
+    let store = app.store.clone();
+    let user = id.user.clone();
+    let (name, version, version_str, perms, readme) = (
+        m.name.clone(),
+        m.version.clone(),
+        m.version_str.clone(),
+        m.permissions.clone(),
+        req.readme.clone(),
+    );
+    let started = tokio::task::spawn_blocking(move || {
+        store.start_publish(
+            &user,
+            &StartPublish {
+                name: &name,
+                version: &version,
+                version_str: &version_str,
+                permissions: &perms,
+                manifest_json: &manifest_json,
+                readme: readme.as_deref(),
+                files_json: &files_json,
+            },
+            now,
+        )
+    })
+    .await??;
+    for old in &started.dropped_version_ids {
+        remove_quietly(&app.config.upload_path(old)).await;
+    }
+    let expires_ms = started.created_at + PENDING_TTL_MS;
+    let expires = expires_ms / 1000;
+    let signature = auth::sign(
+        &app.secret,
+        &auth::upload_message(&started.version_id, expires),
+    );
+    let upload_url = format!(
+        "{}/api/v1/uploads/{}?expires={expires}&signature={signature}",
+        app.public_url, started.version_id
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "uploadUrl": upload_url,
+            "skillId": started.skill_id,
+            "versionId": started.version_id,
+            "expiresIn": PENDING_TTL_MS / 1000,
+            "expiresAt": format_ts(expires * 1000),
+        })),
+    )
+        .into_response())
+}
+
+async fn remove_quietly(path: &std::path::Path) {
+    if let Err(e) = tokio::fs::remove_file(path).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %e, "could not remove an upload file");
+    }
+}
+
+/// `PUT /api/v1/uploads/{versionId}?expires=…&signature=…` (SPEC §3.5). Capability only: headers ignored.
+pub async fn upload_tarball(
+    State(app): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let version_id = uri
+        .path()
+        .strip_prefix("/api/v1/uploads/")
+        .unwrap_or_default()
+        .to_string();
+    // 1. Signature and expiry.
+    let forbidden = || AppError::Forbidden("The upload URL is invalid or has expired.".into());
+    let q = parse_query(uri.query()).map_err(|_| forbidden())?;
+    let expires: i64 = query_get(&q, "expires")
+        .filter(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(forbidden)?;
+    let signature = query_get(&q, "signature").ok_or_else(forbidden)?;
+    if !auth::verify(
+        &app.secret,
+        &auth::upload_message(&version_id, expires),
+        signature,
+    ) {
+        return Err(forbidden());
+    }
+    if now_ms() / 1000 > expires {
+        return Err(forbidden());
+    }
+    // 2–3. Live row, not published.
+    let row = {
+        let store = app.store.clone();
+        let vid = version_id.clone();
+        tokio::task::spawn_blocking(move || store.live_row(&vid, now_ms())).await??
+    }
+    .ok_or_else(|| AppError::NotFound("The upload was not found.".into()))?;
+    if row.state == "published" {
+        return Err(AppError::VersionExists(format!(
+            "Version {} of {} is already published.",
+            row.version, row.skill_name
+        )));
+    }
+    // 4. Content type.
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            ct.as_str(),
+            "application/gzip" | "application/x-gzip" | "application/octet-stream"
+        ) {
+            return Err(AppError::BadRequest(
+                "Upload with Content-Type application/gzip or application/octet-stream.".into(),
+            ));
+        }
+    }
+    // 5. Declared size.
+    if crate::http::extract::content_length(&headers).is_some_and(|n| n > MAX_TARBALL) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    // Stream into our own temporary file while hashing.
+    let tmp = app
+        .config
+        .uploads_dir()
+        .join(format!("{version_id}.{}.part", crate::blobs::random_hex(8)));
+    let received = receive_to_file(&tmp, body, app.config.durable).await;
+    let (size, digest, head) = match received {
+        Ok(r) => r,
+        Err(e) => {
+            remove_quietly(&tmp).await;
+            return Err(e);
+        }
+    };
+    // 6. gzip magic.
+    if size == 0 || head != [0x1f, 0x8b] {
+        remove_quietly(&tmp).await;
+        return Err(AppError::validation(
+            issue_path!["body"],
+            "The upload is not a gzip file.",
+        ));
+    }
+    let integrity = integrity_of(&digest);
+
+    // Rename under the (skill, version) lock after re-checking the row (SPEC §3.5, §4.3).
+    let _guard = app.locks.lock(&row.skill_name, &row.version_key).await;
+    let store = app.store.clone();
+    let vid = version_id.clone();
+    let current = tokio::task::spawn_blocking(move || store.live_row(&vid, now_ms())).await??;
+    match current {
+        None => {
+            remove_quietly(&tmp).await;
+            return Err(AppError::NotFound("The upload was not found.".into()));
+        }
+        Some(r) if r.state == "published" => {
+            remove_quietly(&tmp).await;
+            return Err(AppError::VersionExists(format!(
+                "Version {} of {} is already published.",
+                r.version, r.skill_name
+            )));
+        }
+        Some(_) => {}
+    }
+    let dest = app.config.upload_path(&version_id);
+    if let Err(e) = tokio::fs::rename(&tmp, &dest).await {
+        remove_quietly(&tmp).await;
+        return Err(e.into());
+    }
+    if app.config.durable {
+        let dir = app.config.uploads_dir();
+        tokio::task::spawn_blocking(move || crate::blobs::sync_dir(&dir)).await??;
+    }
+    let store = app.store.clone();
+    let integ = integrity.clone();
+    tokio::task::spawn_blocking(move || {
+        store.record_upload(&version_id, size as i64, &integ, now_ms())
+    })
+    .await??;
+    Ok(Json(json!({"ok": true, "size": size, "integrity": integrity})).into_response())
+}
+
+async fn receive_to_file(
+    path: &std::path::Path,
+    body: Body,
+    fsync: bool,
+) -> Result<(u64, Vec<u8>, Vec<u8>), AppError> {
+    let mut file = tokio::fs::File::create(path).await?;
+    let mut hasher = Sha512::new();
+    let mut size: u64 = 0;
+    let mut head = Vec::with_capacity(2);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| AppError::BadRequest("The upload was interrupted.".into()))?;
+        size += chunk.len() as u64;
+        if size > MAX_TARBALL {
+            return Err(AppError::PayloadTooLarge);
+        }
+        if head.len() < 2 {
+            head.extend(chunk.iter().take(2 - head.len()));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    if fsync {
+        file.sync_all().await?;
+    }
+    Ok((size, hasher.finalize().to_vec(), head))
+}
+
+struct ConfirmBody {
+    version_id: String,
+    integrity: String,
+    skill_id: Option<String>,
+    readme: Option<String>,
+}
+
+fn validate_confirm(v: &Value) -> Result<ConfirmBody, AppError> {
+    let mut issues = Vec::new();
+    let version_id = match v.get("versionId") {
+        Some(Value::String(s)) if (1..=64).contains(&s.chars().count()) => s.clone(),
+        Some(Value::String(_)) => {
+            issues.push(crate::domain::Issue::new(
+                issue_path!["versionId"],
+                "Must be 1 to 64 characters.",
+            ));
+            String::new()
+        }
+        Some(_) => {
+            issues.push(crate::domain::Issue::new(
+                issue_path!["versionId"],
+                "Expected a string.",
+            ));
+            String::new()
+        }
+        None => {
+            issues.push(crate::domain::Issue::new(
+                issue_path!["versionId"],
+                "Required",
+            ));
+            String::new()
+        }
+    };
+    let integrity = match v.get("integrity") {
+        Some(Value::String(s)) if valid_integrity(s) => s.clone(),
+        Some(_) => {
+            issues.push(crate::domain::Issue::new(
+                issue_path!["integrity"],
+                "Expected sha512- followed by the base64 of a 64-byte digest.",
+            ));
+            String::new()
+        }
+        None => {
+            issues.push(crate::domain::Issue::new(
+                issue_path!["integrity"],
+                "Required",
+            ));
+            String::new()
+        }
+    };
+    let skill_id = match v.get("skillId") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            issues.push(crate::domain::Issue::new(
+                issue_path!["skillId"],
+                "Expected a string.",
+            ));
+            None
+        }
+    };
+    for key in ["fileCount", "tarballSize"] {
+        if let Some(x) = v.get(key)
+            && !x.is_u64()
+        {
+            issues.push(crate::domain::Issue::new(
+                issue_path![key],
+                "Expected a non-negative integer.",
+            ));
+        }
+    }
+    let readme = match v.get("readme") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.len() <= MAX_README => Some(s.clone()),
+        Some(Value::String(_)) => {
+            issues.push(crate::domain::Issue::new(
+                issue_path!["readme"],
+                "The readme is larger than 1 MiB.",
+            ));
+            None
+        }
+        Some(_) => {
+            issues.push(crate::domain::Issue::new(
+                issue_path!["readme"],
+                "Expected a string or null.",
+            ));
+            None
+        }
+    };
+    if !issues.is_empty() {
+        return Err(AppError::issues(issues));
+    }
+    Ok(ConfirmBody {
+        version_id,
+        integrity,
+        skill_id,
+        readme,
+    })
+}
+
+/// `POST /api/v1/skills/confirm` (SPEC §3.6).
+pub async fn confirm_publish(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    check_declared_size(&headers, PUBLISH_JSON_LIMIT)?;
+    let id = required_auth(&app, &headers).await?;
+    id.require_scope(SCOPE_PUBLISH)?;
+    let bytes = read_body(body, PUBLISH_JSON_LIMIT).await?;
+    let body = parse_json_object(&headers, &bytes)?;
+    let req = validate_confirm(&body)?;
+    let not_found = || AppError::NotFound("The version to confirm was not found.".into());
+
+    let lookup = |app: AppState, vid: String| async move {
+        let store = app.store.clone();
+        tokio::task::spawn_blocking(move || store.live_row(&vid, now_ms()))
+            .await?
+            .map_err(AppError::from)
+    };
+    // Step 1 before the lock (to learn the lock key), then again under it.
+    let row = lookup(app.clone(), req.version_id.clone())
+        .await?
+        .ok_or_else(not_found)?;
+    let _guard = app.locks.lock(&row.skill_name, &row.version_key).await;
+    let row = lookup(app.clone(), req.version_id.clone())
+        .await?
+        .ok_or_else(not_found)?;
+    if row.created_by != id.user.id || req.skill_id.as_ref().is_some_and(|s| s != &row.skill_id) {
+        return Err(not_found());
+    }
+    // Step 2: namespace again.
+    {
+        let store = app.store.clone();
+        let user = id.user.clone();
+        let name = row.skill_name.clone();
+        tokio::task::spawn_blocking(move || store.check_namespace(&user, &name)).await??;
+    }
+    // Steps 3–4.
+    if row.state == "published" {
+        return Err(AppError::VersionExists(format!(
+            "Version {} of {} is already confirmed.",
+            row.version, row.skill_name
+        )));
+    }
+    let upload_path = app.config.upload_path(&row.version_id);
+    let no_upload = || {
+        AppError::validation(
+            issue_path!["versionId"],
+            "No tarball has been uploaded for this version.",
+        )
+    };
+    if row.state == "pending" {
+        return Err(no_upload());
+    }
+    // Step 5: hash the bytes we will publish; the PUT's hash is not trusted.
+    let tarball = match tokio::fs::read(&upload_path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_upload()),
+        Err(e) => return Err(e.into()),
+    };
+    let digest = Sha512::digest(&tarball);
+    let computed = integrity_of(&digest);
+    if !auth::ct_eq(&computed, &req.integrity) {
+        return Err(AppError::validation(
+            issue_path!["integrity"],
+            format!("Integrity mismatch: the uploaded bytes hash to {computed}."),
+        ));
+    }
+    let sha512_hex = hex::encode(digest);
+
+    // Steps 6 and 8: archive check and scan on exactly these bytes, on the scan pool.
+    let permit = app
+        .scans
+        .acquire(false)
+        .await
+        .map_err(|_| AppError::Unavailable {
+            message: "The scanner is busy; try again shortly.".into(),
+            retry_after: Some(5),
+        })?;
+    let manifest: Value = serde_json::from_str(&row.manifest).map_err(AppError::internal)?;
+    let timeout = app.config.scan_timeout;
+    let start_readme = row.readme.clone();
+    let confirm_readme = req.readme.clone();
+    let analysed = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        analyse(
+            &tarball,
+            &manifest,
+            confirm_readme.or(start_readme),
+            timeout,
+        )
+    })
+    .await??;
+    let Analysed {
+        report_json,
+        audit_score,
+        verdict,
+        verdict_lower,
+        readme,
+        entries_json,
+        file_count,
+        size,
+        tarball,
+    } = analysed;
+
+    // Step 9: blob first, then the publication transaction (SPEC §4.4).
+    {
+        let blobs = app.blobs.clone();
+        let hex = sha512_hex.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::blobs::BlobStore::put_bytes(&*blobs, &tarball, &hex)
+        })
+        .await??;
+    }
+    let store = app.store.clone();
+    let vid = row.version_id.clone();
+    let (integ, hex) = (computed.clone(), sha512_hex.clone());
+    let verdict_c = verdict.clone();
+    let published = tokio::task::spawn_blocking(move || {
+        store.publish_version(
+            &Publication {
+                version_id: &vid,
+                integrity: &integ,
+                sha512_hex: &hex,
+                tarball_size: size as i64,
+                file_count,
+                file_entries_json: &entries_json,
+                scan_json: &report_json,
+                audit_score,
+                verdict: &verdict_c,
+                readme: &readme,
+            },
+            now_ms(),
+        )
+    })
+    .await?;
+    let published = published?;
+    remove_quietly(&upload_path).await;
+    Ok(Json(json!({
+        "success": true,
+        "name": published.name,
+        "version": published.version,
+        "status": "published",
+        "visibility": published.visibility,
+        "auditScore": audit_score,
+        "verdict": verdict,
+        "scanVerdict": verdict_lower,
+        "integrity": computed,
+        "publishedAt": format_ts(published.published_at),
+    }))
+    .into_response())
+}
+
+struct Analysed {
+    report_json: String,
+    audit_score: i64,
+    verdict: String,
+    verdict_lower: String,
+    readme: String,
+    entries_json: String,
+    file_count: i64,
+    size: u64,
+    tarball: Vec<u8>,
+}
+
+/// Archive check, readme choice, file list and scan (blocking; runs on the scan pool).
+fn analyse(
+    tarball: &[u8],
+    manifest: &Value,
+    readme: Option<String>,
+    timeout: std::time::Duration,
+) -> Result<Analysed, AppError> {
+    let unreadable = || {
+        AppError::validation(
+            issue_path!["tarball"],
+            "The uploaded file is not a readable .tar.gz archive.",
+        )
+    };
+    let entries = crate::archive::list_files(tarball).map_err(|_| unreadable())?;
+    // Readme: confirm's, else start's, else root SKILL.md, else root README.md, else "" (SPEC §3.6).
+    let readme = match readme {
+        Some(r) => r,
+        None => ["SKILL.md", "README.md"]
+            .iter()
+            .find_map(|p| crate::archive::read_file(tarball, p).ok().flatten())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default(),
+    };
+    let report = crate::scan::scan(&crate::scan::ScanInput {
+        tarball,
+        manifest: Some(manifest),
+        readme: Some(&readme),
+        protected_names: &[],
+        timeout,
+    });
+    if let Some(b) = &report.blocking {
+        return Err(AppError::validation(
+            issue_path!["tarball"],
+            b.message.clone(),
+        ));
+    }
+    let mut report_value = report.to_json(Some(&crate::domain::new_id("scan")));
+    let entries_json = serde_json::to_string(
+        &entries
+            .iter()
+            .map(|e| json!({"path": e.path, "size": e.size}))
+            .collect::<Vec<_>>(),
+    )
+    .map_err(AppError::internal)?;
+    if let Some(obj) = report_value.as_object_mut() {
+        obj.remove("scanned_at");
+    }
+    Ok(Analysed {
+        report_json: report_value.to_string(),
+        audit_score: report.audit_score as i64,
+        verdict: report.verdict.as_upper().to_string(),
+        verdict_lower: report.verdict.as_lower().to_string(),
+        readme,
+        entries_json,
+        file_count: entries.len() as i64,
+        size: tarball.len() as u64,
+        tarball: tarball.to_vec(),
+    })
+}

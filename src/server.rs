@@ -1,0 +1,278 @@
+//! Server start-up (SPEC §9.2), runtime tasks (sweeper, download flush) and graceful shutdown.
+
+use crate::app::{App, AppState, Downloads, ScanPool, VersionLocks};
+use crate::blobs::{BlobStore, LocalBlobs};
+use crate::config::{Config, default_public_url};
+use crate::domain::now_ms;
+use crate::store::{Durability, Store};
+use fs4::fs_std::FileExt;
+use std::fs::{self, File};
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("another server is using {0}")]
+    Locked(String),
+    #[error("{0}")]
+    Io(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("secret.key has {0} bytes, expected 32")]
+    BadSecret(u64),
+}
+
+/// An opened data directory: the exclusive `serve.lock`, the database and blob store (SPEC §9.2 steps 1–3).
+pub struct DataDir {
+    pub store: Arc<Store>,
+    pub blobs: Arc<LocalBlobs>,
+    pub secret: Vec<u8>,
+    _lock: File,
+}
+
+fn io_err(what: &str, path: &Path, e: io::Error) -> StartError {
+    StartError::Io(format!("{what} {}: {e}", path.display()))
+}
+
+fn create_dir_0700(path: &Path) -> Result<(), StartError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        if !path.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
+                .map_err(|e| io_err("cannot create", path, e))?;
+        }
+    }
+    #[cfg(not(unix))]
+    fs::create_dir_all(path).map_err(|e| io_err("cannot create", path, e))?;
+    Ok(())
+}
+
+/// Reads or creates the 32-byte HMAC key (mode 0600).
+fn load_secret(path: &Path) -> Result<Vec<u8>, StartError> {
+    match fs::read(path) {
+        Ok(b) if b.len() == 32 => Ok(b),
+        Ok(b) => Err(StartError::BadSecret(b.len() as u64)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            use rand::RngCore;
+            let mut key = vec![0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut key);
+            let tmp = path.with_extension("tmp");
+            let mut opts = fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts
+                .open(&tmp)
+                .map_err(|e| io_err("cannot create", &tmp, e))?;
+            io::Write::write_all(&mut f, &key).map_err(|e| io_err("cannot write", &tmp, e))?;
+            f.sync_all().map_err(|e| io_err("cannot sync", &tmp, e))?;
+            fs::rename(&tmp, path).map_err(|e| io_err("cannot rename", &tmp, e))?;
+            Ok(key)
+        }
+        Err(e) => Err(io_err("cannot read", path, e)),
+    }
+}
+
+impl DataDir {
+    /// Creates the layout, takes `serve.lock`, opens the database and the secret.
+    pub fn open(config: &Config) -> Result<DataDir, StartError> {
+        create_dir_0700(&config.data_dir)?;
+        for d in [config.blobs_dir(), config.uploads_dir()] {
+            fs::create_dir_all(&d).map_err(|e| io_err("cannot create", &d, e))?;
+        }
+        let lock_path = config.lock_path();
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_err("cannot open", &lock_path, e))?;
+        if !FileExt::try_lock_exclusive(&lock).unwrap_or(false) {
+            return Err(StartError::Locked(config.data_dir.display().to_string()));
+        }
+        let durability = if config.durable {
+            Durability::Full
+        } else {
+            Durability::Off
+        };
+        let store = Arc::new(Store::open(&config.db_path(), durability)?);
+        let secret = load_secret(&config.secret_path())?;
+        let blobs = Arc::new(LocalBlobs::new(config.blobs_dir(), config.durable));
+        Ok(DataDir {
+            store,
+            blobs,
+            secret,
+            _lock: lock,
+        })
+    }
+}
+
+/// Start-up clean-up (SPEC §4.4 item 4): temp files, upload files without a live row, orphan blobs,
+/// stale rows.
+fn startup_cleanup(config: &Config, store: &Store, blobs: &LocalBlobs) -> Result<(), StartError> {
+    let now = now_ms();
+    blobs
+        .remove_temp_files()
+        .map_err(|e| StartError::Io(format!("cannot clean blobs: {e}")))?;
+    for (vid, _, _) in store.expired_rows(now)? {
+        store.delete_expired_row(&vid, now)?;
+    }
+    let live = store.live_unpublished_ids(now)?;
+    let uploads = config.uploads_dir();
+    for entry in fs::read_dir(&uploads).map_err(|e| io_err("cannot read", &uploads, e))? {
+        let entry = entry.map_err(|e| io_err("cannot read", &uploads, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let keep = name
+            .strip_suffix(".tgz")
+            .is_some_and(|id| !id.contains('.') && live.contains(id));
+        if !keep {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    let referenced = store.referenced_blobs()?;
+    for hex in blobs
+        .list()
+        .map_err(|e| StartError::Io(format!("cannot list blobs: {e}")))?
+    {
+        if !referenced.contains(&hex) {
+            let _ = blobs.delete(&hex);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then drains (SPEC §9.2).
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let data = DataDir::open(&config)?;
+    serve_data(config, data, listener, shutdown).await
+}
+
+/// As [`serve`], with an already opened data directory.
+pub async fn serve_data(
+    config: Config,
+    data: DataDir,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    startup_cleanup(&config, &data.store, &data.blobs)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Io(format!("cannot read the listen address: {e}")))?;
+    let public_url = match &config.public_url {
+        Some(u) => u.clone(),
+        None => {
+            let (u, unspecified) = default_public_url(addr);
+            if unspecified {
+                tracing::warn!(
+                    "listening on an unspecified address; the public URL defaults to {u}"
+                );
+            }
+            u
+        }
+    };
+    if data.store.count_users()? == 0 {
+        let token = crate::auth::random_base62_43();
+        tracing::warn!("No users yet. Create the first admin at {public_url}/setup?token={token}");
+    }
+    let app: AppState = Arc::new(App {
+        public_url: public_url.clone(),
+        store: data.store.clone(),
+        blobs: data.blobs.clone(),
+        secret: data.secret.clone(),
+        locks: Arc::new(VersionLocks::default()),
+        downloads: Downloads::default(),
+        scans: ScanPool::new(config.scan_workers),
+        config: config.clone(),
+    });
+    let tasks = spawn_runtime_tasks(app.clone());
+    tracing::info!("listening on {addr} (public URL {public_url})");
+
+    let router = crate::http::router(app.clone());
+    let service = tower::service_fn(move |req: axum::extract::Request| {
+        let router = router.clone();
+        async move { Ok::<_, std::convert::Infallible>(crate::http::wrap(router, req).await) }
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, tower::make::Shared::new(service)).with_graceful_shutdown(
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        },
+    );
+    let grace = config.shutdown_grace;
+    let mut server = std::pin::pin!(server.into_future());
+    let mut stop_rx2 = stop_rx.clone();
+    tokio::select! {
+        r = &mut server => { r.map_err(|e| StartError::Io(format!("server error: {e}")))?; }
+        _ = async { let _ = stop_rx2.wait_for(|s| *s).await; tokio::time::sleep(grace).await; } => {
+            tracing::warn!("in-flight requests did not finish within the grace period");
+        }
+    }
+    drop(stop_rx);
+    for t in tasks {
+        t.abort();
+    }
+    let store = app.store.clone();
+    let app2 = app.clone();
+    let _ = tokio::task::spawn_blocking(move || app2.downloads.flush(&store)).await;
+    Ok(())
+}
+
+fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let flush_app = app.clone();
+    let flush = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let a = flush_app.clone();
+            let r = tokio::task::spawn_blocking(move || a.downloads.flush(&a.store)).await;
+            if let Ok(Err(e)) = r {
+                tracing::error!(error = %e, "cannot flush download counts");
+            }
+        }
+    });
+    let sweep_app = app;
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep(&sweep_app).await {
+                tracing::error!(error = %e, "sweeper failed");
+            }
+        }
+    });
+    vec![flush, sweeper]
+}
+
+/// Deletes expired unpublished rows and their upload files, each under its (skill, version) lock (SPEC §4.2).
+pub async fn sweep(app: &App) -> Result<(), crate::error::AppError> {
+    let store = app.store.clone();
+    let now = now_ms();
+    let expired = tokio::task::spawn_blocking(move || store.expired_rows(now)).await??;
+    for (vid, name, vkey) in expired {
+        let _guard = app.locks.lock(&name, &vkey).await;
+        let store = app.store.clone();
+        let id = vid.clone();
+        let deleted =
+            tokio::task::spawn_blocking(move || store.delete_expired_row(&id, now_ms())).await??;
+        if deleted {
+            let _ = tokio::fs::remove_file(app.config.upload_path(&vid)).await;
+        }
+    }
+    Ok(())
+}

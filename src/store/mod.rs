@@ -1,0 +1,142 @@
+//! The SQLite store: the source of truth for users, tokens, skills, versions, stars and grants.
+//! Synchronous (rusqlite): callers on the async side use `spawn_blocking`. One writer connection and a small
+//! pool of readers (WAL). All SQL of the project lives under this module; the rest sees domain types only.
+
+mod accounts;
+mod publish;
+mod reads;
+
+pub use accounts::*;
+pub use publish::*;
+pub use reads::*;
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Embedded, append-only migrations keyed on `PRAGMA user_version` (SPEC §9.2 step 2).
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// How long an unpublished version row lives (SPEC §4.2).
+pub const PENDING_TTL_MS: i64 = 3600 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database schema {found} is newer than supported {supported}")]
+    TooNew { found: i64, supported: i64 },
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// A named thing does not exist (admin commands report the message).
+    #[error("{0}")]
+    NotFound(String),
+    /// A named thing already exists or the change is not allowed.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Durability of the database: FULL for a real server, OFF for ephemeral instances (SPEC §11.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Full,
+    Off,
+}
+
+pub struct Store {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn configure(conn: &Connection, durability: Durability) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_millis(5000))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Off => "OFF",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, switches it to WAL and applies pending migrations.
+    pub fn open(path: &Path, durability: Durability) -> Result<Store> {
+        let writer = Connection::open(path)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&writer, durability)?;
+        migrate(&writer)?;
+        let mut readers = Vec::new();
+        for _ in 0..4 {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            configure(&r, durability)?;
+            readers.push(Mutex::new(r));
+        }
+        Ok(Store {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `f` with the single writer connection.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut Connection) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn)
+    }
+
+    /// Runs `f` with one of the reader connections.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return f(&conn);
+            }
+        }
+        let conn = self.readers[start % self.readers.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        f(&conn)
+    }
+
+    /// `SELECT 1` for the health check.
+    pub fn ping(&self) -> Result<()> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if current > supported {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        // Each migration in its own transaction: a crash leaves the previous schema (SPEC §4.4 item 7).
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {};\nCOMMIT;",
+            i + 1
+        ))
+        .inspect_err(|_| {
+            let _ = conn.execute_batch("ROLLBACK");
+        })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn bool_of(v: i64) -> bool {
+    v != 0
+}

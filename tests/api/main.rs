@@ -1,0 +1,5 @@
+//! Black-box HTTP tests against the real server (one test binary, one module per area).
+
+mod support;
+
+mod core;
