@@ -186,8 +186,8 @@ pub async fn serve_data(
         }
     };
     if data.store.count_users()? == 0 {
-        let token = crate::auth::random_base62_43();
-        tracing::warn!("No users yet. Create the first admin at {public_url}/setup?token={token}");
+        // The web setup page (SPEC §9.2 step 5) arrives with the sign-in work; until then the CLI is the way.
+        tracing::warn!("No users yet. Create the first admin with `tank-registry user create NAME --admin`.");
     }
     let app: AppState = Arc::new(App {
         public_url: public_url.clone(),
