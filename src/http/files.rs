@@ -69,6 +69,9 @@ pub async fn download_tarball(
 ) -> Result<Response, AppError> {
     // An invalid Bearer token is still a 401 (SPEC §3.10).
     let id = optional_auth(app, headers).await?;
+    // A query that is not valid UTF-8 percent-encoding is a 400 like everywhere (SPEC §2.4), not an
+    // absent capability.
+    parse_query(uri.query())?;
     let mut found: Option<(SkillRow, VersionRow)> = None;
     if let Some((signature, viewer, expires)) = capability_viewer(app, uri, name).await
         && let Ok(skill) = find_skill(app, name, viewer.clone()).await

@@ -549,7 +549,15 @@ fn analyse(
             "The uploaded file is not a readable .tar.gz archive.",
         )
     };
-    let entries = crate::archive::list_files(tarball).map_err(|_| unreadable())?;
+    // A stage 0 limit (entry count, decompressed size) is ARC-004, which the scan reports with the rule and
+    // the offending entry (SPEC §3.6 step 6); only a truly unreadable archive gets the generic message.
+    let entries = match crate::archive::list_files(tarball) {
+        Ok(entries) => Some(entries),
+        Err(
+            crate::archive::ArchiveError::TooManyEntries | crate::archive::ArchiveError::TooLarge,
+        ) => None,
+        Err(_) => return Err(unreadable()),
+    };
     // Readme: confirm's, else start's, else root SKILL.md, else root README.md, else "" (SPEC §3.6).
     let readme = match readme {
         Some(r) => r,
@@ -572,6 +580,7 @@ fn analyse(
             b.message.clone(),
         ));
     }
+    let entries = entries.ok_or_else(unreadable)?;
     let mut report_value = report.to_json(Some(&crate::domain::new_id("scan")));
     let entries_json = serde_json::to_string(
         &entries

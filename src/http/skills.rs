@@ -62,10 +62,10 @@ pub fn parse_skill_path(raw: &str) -> Result<(String, SkillRoute), AppError> {
         [v, s] if s == "scan" => SkillRoute::Scan(v.clone()),
         [v, s, path @ ..] if s == "files" => {
             // Inside the file path a `.`/`..` segment (raw or encoded), NUL or `\` is 400 (SPEC §3.12).
-            if path
-                .iter()
-                .any(|p| p == "." || p == ".." || p.contains('\0') || p.contains('\\'))
-            {
+            // A decoded `%2F` splits too: `a%2F..%2Fb` is the path `a/../b`, a traversal.
+            if path.iter().any(|p| {
+                p.split('/').any(|c| c == "." || c == "..") || p.contains('\0') || p.contains('\\')
+            }) {
                 return Err(AppError::BadRequest("The file path is invalid.".into()));
             }
             SkillRoute::File(v.clone(), path.to_vec())
@@ -100,6 +100,10 @@ pub async fn dispatch(
                         allow: "GET, HEAD, POST, DELETE",
                     }),
                 },
+                // `/api/v1/skills/confirm` also takes POST (SPEC §2.2), so its `Allow` lists it.
+                _ if !is_get && raw == "confirm" => Err(AppError::MethodNotAllowed {
+                    allow: "GET, HEAD, POST",
+                }),
                 _ if !is_get => Err(AppError::MethodNotAllowed { allow: "GET, HEAD" }),
                 SkillRoute::Metadata => get_skill(&app, &headers, &name).await,
                 SkillRoute::Versions => list_versions(&app, &headers, &name).await,
@@ -357,6 +361,7 @@ mod tests {
         assert_eq!(parse("x/1.0.0/files/a/%2e%2e/b"), Err(400));
         assert_eq!(parse("x/1.0.0/files/a/../b"), Err(400));
         assert_eq!(parse("x/1.0.0/files/a%5cb"), Err(400));
+        assert_eq!(parse("x/1.0.0/files/a%2F..%2Fb"), Err(400));
         assert_eq!(parse("x/"), Err(404));
         assert_eq!(parse("x//versions"), Err(404));
         assert_eq!(parse("%2540org%252Fx"), Err(404));

@@ -3,3 +3,9 @@
 mod support;
 
 mod core;
+
+mod publish;
+mod races;
+mod reads;
+mod routing;
+mod visibility;
