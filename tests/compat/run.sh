@@ -12,7 +12,7 @@ ROOT=$PWD
 SDK_VERSION=0.16.2
 VENV="$ROOT/target/compat-venv"
 PY="$VENV/bin/python"
-BIN="$ROOT/target/release/tank-registry"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tank-registry"
 
 echo "== compat: cargo build --release"
 cargo build --release
