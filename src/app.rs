@@ -21,6 +21,9 @@ pub struct App {
     pub locks: Arc<VersionLocks>,
     pub downloads: Downloads,
     pub scans: ScanPool,
+    /// The one-time first-run setup token, while no user exists (SPEC §9.2 step 5); new on every start.
+    pub setup_token: Option<String>,
+    pub throttle: crate::web::LoginThrottle,
 }
 
 /// In-process locks per (skill, version without build metadata), SPEC §4.3. Entries are dropped when no

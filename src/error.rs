@@ -37,6 +37,13 @@ pub enum AppError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A status and code outside the table's usual pairs (the CLI-login exchange dialects, SPEC §3.21).
+    #[error("{message}")]
+    Custom {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl AppError {
@@ -77,6 +84,7 @@ impl AppError {
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Custom { status, .. } => *status,
         }
     }
 
@@ -94,6 +102,7 @@ impl AppError {
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL_ERROR",
+            AppError::Custom { code, .. } => code,
         }
     }
 

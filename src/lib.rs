@@ -18,5 +18,6 @@ pub mod permissions;
 pub mod scan;
 pub mod server;
 pub mod store;
+pub mod web;
 
 pub use server::{DataDir, serve};

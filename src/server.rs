@@ -185,10 +185,14 @@ pub async fn serve_data(
             u
         }
     };
-    if data.store.count_users()? == 0 {
-        // The web setup page (SPEC §9.2 step 5) arrives with the sign-in work; until then the CLI is the way.
-        tracing::warn!("No users yet. Create the first admin with `tank-registry user create NAME --admin`.");
-    }
+    let setup_token = if data.store.count_users()? == 0 {
+        let token = crate::auth::random_base62_43();
+        // The only log line allowed to carry a secret (SPEC §9.2 step 5).
+        tracing::warn!("No users yet. Create the first admin at {public_url}/setup?token={token}");
+        Some(token)
+    } else {
+        None
+    };
     let app: AppState = Arc::new(App {
         public_url: public_url.clone(),
         store: data.store.clone(),
@@ -197,23 +201,31 @@ pub async fn serve_data(
         locks: Arc::new(VersionLocks::default()),
         downloads: Downloads::default(),
         scans: ScanPool::new(config.scan_workers),
+        setup_token,
+        throttle: Default::default(),
         config: config.clone(),
     });
     let tasks = spawn_runtime_tasks(app.clone());
     tracing::info!("listening on {addr} (public URL {public_url})");
 
     let router = crate::http::router(app.clone());
+    let wrap_app = app.clone();
     let service = tower::service_fn(move |req: axum::extract::Request| {
         let router = router.clone();
-        async move { Ok::<_, std::convert::Infallible>(crate::http::wrap(router, req).await) }
+        let app = wrap_app.clone();
+        async move { Ok::<_, std::convert::Infallible>(crate::http::wrap(&app, router, req).await) }
     });
+    // The outer router only attaches the peer address (ConnectInfo) for the client IP of SPEC §2.1.
+    let outer = axum::Router::new().fallback_service(service);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, tower::make::Shared::new(service)).with_graceful_shutdown(
-        async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        },
-    );
+    let server = axum::serve(
+        listener,
+        outer.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
     let grace = config.shutdown_grace;
     let mut server = std::pin::pin!(server.into_future());
     let mut stop_rx2 = stop_rx.clone();
@@ -253,6 +265,12 @@ fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
             tick.tick().await;
             if let Err(e) = sweep(&sweep_app).await {
                 tracing::error!(error = %e, "sweeper failed");
+            }
+            let store = sweep_app.store.clone();
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || store.purge_expired_sessions(now_ms())).await
+            {
+                tracing::error!(error = %e, "cannot purge expired sessions");
             }
         }
     });

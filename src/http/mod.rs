@@ -2,6 +2,7 @@
 //! (request ids, `//api` routing quirk, CORS, security headers, JSON 404/405 envelopes).
 
 mod account;
+mod cli_auth;
 pub mod extract;
 mod files;
 mod health;
@@ -17,6 +18,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
+use std::net::IpAddr;
 
 /// The application router (before the outer layer of `wrap`).
 pub fn router(state: AppState) -> Router {
@@ -33,6 +35,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/skills/{*rest}", any(skills::dispatch))
         .route("/api/v1/uploads/{version_id}", put(publish::upload_tarball))
         .route("/api/v1/auth/whoami", get(account::whoami))
+        .route("/api/v1/cli-auth/start", post(cli_auth::cli_auth_start))
+        .route(
+            "/api/v1/cli-auth/exchange",
+            post(cli_auth::cli_auth_exchange),
+        )
+        .route(
+            "/api/v1/cli-auth/authorize",
+            get(cli_auth::cli_auth_authorize_page).post(cli_auth::cli_auth_authorize),
+        )
+        .merge(crate::web::routes())
         .fallback(fallback)
         .with_state(state)
 }
@@ -94,12 +106,43 @@ fn collapse_leading_slashes(uri: &Uri) -> Option<Uri> {
     None
 }
 
+/// The client IP of a request (SPEC §2.1), attached by `wrap` as a request extension.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// The N-th address from the right of all `X-Forwarded-For` values when N proxies are trusted, else the peer.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trust_proxy: u8) -> IpAddr {
+    if trust_proxy == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    entries
+        .len()
+        .checked_sub(trust_proxy as usize)
+        .and_then(|i| entries.get(i))
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(peer)
+}
+
 /// The outer layer around the router: runs before routing so that it can rewrite the path.
-pub async fn wrap(router: Router, mut req: Request) -> Response {
+pub async fn wrap(app: &crate::app::App, router: Router, mut req: Request) -> Response {
     use tower::ServiceExt;
     if let Some(uri) = collapse_leading_slashes(req.uri()) {
         *req.uri_mut() = uri;
     }
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = client_ip(peer, req.headers(), app.config.trust_proxy);
+    req.extensions_mut().insert(ClientIp(ip));
     let request_id = req
         .headers()
         .get("x-request-id")

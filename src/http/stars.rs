@@ -1,4 +1,4 @@
-//! Stars (SPEC §3.14): Bearer with effective `skills:read` (sessions come with the web sign-in). Credentials
+//! Stars (SPEC §3.14): Bearer with effective `skills:read`, or a web session (writes need `X-CSRF-Token`). Credentials
 //! are checked before the skill lookup, so anonymous callers learn nothing.
 
 use crate::app::App;
@@ -8,7 +8,7 @@ use crate::http::extract::required_auth;
 use crate::http::skills::find_skill;
 use axum::Json;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -19,11 +19,38 @@ pub async fn handle(
     name: &str,
     _body: Body,
 ) -> Result<Response, AppError> {
-    let id = required_auth(app, headers).await?;
-    id.require_scope(SCOPE_READ)?;
-    let skill = find_skill(app, name, id.viewer()).await?;
+    let viewer_user = if headers.contains_key(header::AUTHORIZATION) {
+        // The Bearer header decides when both are present (SPEC §2.8).
+        let id = required_auth(app, headers).await?;
+        id.require_scope(SCOPE_READ)?;
+        (id.viewer(), id.user.id)
+    } else {
+        let Some(session) = crate::web::current_session(app, headers).await else {
+            return Err(AppError::Unauthorized { invalid: false });
+        };
+        // Cookie-authenticated writes need the session's CSRF token in a header (SPEC §2.8).
+        if *method != Method::GET && *method != Method::HEAD {
+            let given = headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !crate::auth::ct_eq(&session.csrf_token, given) {
+                return Err(AppError::Forbidden(
+                    "Missing or invalid X-CSRF-Token.".into(),
+                ));
+            }
+        }
+        let viewer = crate::store::Viewer {
+            user_id: Some(session.user.id.clone()),
+            username: Some(session.user.username.clone()),
+            admin: session.user.is_admin,
+        };
+        (viewer, session.user.id)
+    };
+    let (viewer, uid) = viewer_user;
+    let skill = find_skill(app, name, viewer).await?;
     let store = app.store.clone();
-    let (sid, uid) = (skill.id.clone(), id.user.id.clone());
+    let sid = skill.id.clone();
     let body = match *method {
         Method::POST | Method::DELETE => {
             let on = *method == Method::POST;

@@ -278,6 +278,10 @@ impl Store {
                     params![d as i64, user.id],
                 )?;
             }
+            // Disabling a user or changing their password ends their web sessions (SPEC §9.4).
+            if up.disabled == Some(true) || up.password_hash.is_some() {
+                tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&user.id])?;
+            }
             let user = user_by_id(&tx, &user.id)?
                 .ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
             tx.commit()?;

@@ -3,12 +3,16 @@
 //! pool of readers (WAL). All SQL of the project lives under this module; the rest sees domain types only.
 
 mod accounts;
+mod login;
 mod publish;
 mod reads;
+mod sessions;
 
 pub use accounts::*;
+pub use login::*;
 pub use publish::*;
 pub use reads::*;
+pub use sessions::*;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -16,7 +20,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Embedded, append-only migrations keyed on `PRAGMA user_version` (SPEC §9.2 step 2).
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_sessions_login.sql"),
+];
 
 /// How long an unpublished version row lives (SPEC §4.2).
 pub const PENDING_TTL_MS: i64 = 3600 * 1000;
