@@ -28,6 +28,10 @@ pub struct Config {
     pub durable: bool,
     /// How long in-flight requests may finish after a stop signal.
     pub shutdown_grace: Duration,
+    /// Lifetime of a CLI login request: 300 s (SPEC §3.19); tests shorten it.
+    pub login_ttl: Duration,
+    /// A preset first-run setup token (tests only; a real server makes a new one on every start).
+    pub setup_token: Option<String>,
 }
 
 impl Config {
@@ -60,6 +64,8 @@ impl Config {
             metrics_public: false,
             durable: true,
             shutdown_grace: Duration::from_secs(30),
+            login_ttl: Duration::from_secs(300),
+            setup_token: None,
         }
     }
 

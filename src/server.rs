@@ -186,7 +186,10 @@ pub async fn serve_data(
         }
     };
     let setup_token = if data.store.count_users()? == 0 {
-        let token = crate::auth::random_base62_43();
+        let token = config
+            .setup_token
+            .clone()
+            .unwrap_or_else(crate::auth::random_base62_43);
         // The only log line allowed to carry a secret (SPEC §9.2 step 5).
         tracing::warn!("No users yet. Create the first admin at {public_url}/setup?token={token}");
         Some(token)

@@ -3,7 +3,7 @@
 mod support;
 
 mod core;
-
+mod login;
 mod publish;
 mod races;
 mod reads;
