@@ -20,6 +20,8 @@ pub struct TokenRow {
     pub prefix: String,
     pub scopes: String,
     pub created: String,
+    /// `YYYY-MM-DD HH:MM` for display; the full timestamp stays in the `datetime` attribute.
+    pub created_short: String,
     pub expires: String,
     pub last_used: String,
     pub status: &'static str,
@@ -58,7 +60,8 @@ async fn page(
         }
     };
     let now = now_ms();
-    let never = |v: Option<i64>, none: &str| v.map(format_ts).unwrap_or_else(|| none.to_string());
+    let short = |ms: i64| format_ts(ms)[..16].replace('T', " ");
+    let never = |v: Option<i64>, none: &str| v.map(short).unwrap_or_else(|| none.to_string());
     let rows = tokens
         .iter()
         .map(|t| TokenRow {
@@ -67,6 +70,7 @@ async fn page(
             prefix: t.prefix.clone(),
             scopes: t.scopes.join(", "),
             created: format_ts(t.created_at),
+            created_short: short(t.created_at),
             expires: never(t.expires_at, "never"),
             last_used: never(t.last_used_at, "never"),
             status: t.status(now),
