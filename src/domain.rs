@@ -163,6 +163,15 @@ pub fn format_ts(ms: i64) -> String {
     )
 }
 
+/// `sha512-` + standard base64 of a SHA-512 digest: the `integrity` of a tarball (SPEC §3.6).
+pub fn integrity_of(digest: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,13 +203,4 @@ mod tests {
         assert!(parse_version("01.0.0").is_none());
         assert!(parse_version("1.0").is_none());
     }
-}
-
-/// `sha512-` + standard base64 of a SHA-512 digest: the `integrity` of a tarball (SPEC §3.6).
-pub fn integrity_of(digest: &[u8]) -> String {
-    use base64::Engine;
-    format!(
-        "sha512-{}",
-        base64::engine::general_purpose::STANDARD.encode(digest)
-    )
 }

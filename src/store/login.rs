@@ -64,8 +64,8 @@ pub enum Exchange {
     /// Approved, but the approving user was disabled or the approving token revoked or expired since.
     Forbidden,
     Approved {
-        token: TokenRecord,
-        user: User,
+        token: Box<TokenRecord>,
+        user: Box<User>,
     },
 }
 
@@ -228,7 +228,10 @@ impl Store {
                 last_used_at: None,
                 approved_by: Some(approved_by),
             };
-            Ok(Exchange::Approved { token, user })
+            Ok(Exchange::Approved {
+                token: Box::new(token),
+                user: Box::new(user),
+            })
         })
     }
 }
