@@ -21,6 +21,8 @@ pub struct App {
     pub locks: Arc<VersionLocks>,
     pub downloads: Downloads,
     pub scans: ScanPool,
+    /// The search index (SPEC §7) and its writer.
+    pub search: Arc<crate::search::SearchIndex>,
 }
 
 /// In-process locks per (skill, version without build metadata), SPEC §4.3. Entries are dropped when no

@@ -6,6 +6,7 @@ pub mod extract;
 mod files;
 mod health;
 mod publish;
+mod search;
 mod skills;
 mod stars;
 
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/skills/{*rest}", any(skills::dispatch))
         .route("/api/v1/uploads/{version_id}", put(publish::upload_tarball))
         .route("/api/v1/auth/whoami", get(account::whoami))
+        .route("/api/v1/search", get(search::search_skills))
         .fallback(fallback)
         .with_state(state)
 }

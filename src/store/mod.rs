@@ -5,10 +5,12 @@
 mod accounts;
 mod publish;
 mod reads;
+mod search;
 
 pub use accounts::*;
 pub use publish::*;
 pub use reads::*;
+pub use search::*;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;

@@ -3,9 +3,9 @@
 mod support;
 
 mod core;
-
-mod publish;
 mod races;
 mod reads;
 mod routing;
+mod search;
 mod visibility;
+mod publish;
