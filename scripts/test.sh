@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# The project's test command: the Rust test suite (unit + black-box HTTP tests), then the compatibility
-# tests that drive the official Python client against the release binary. Installs what it needs itself
-# (a Python venv with tank-sdk under target/), so a fresh checkout only needs cargo and python3.
+# The project's test command: the Rust test suite (unit + black-box HTTP tests + crash test), then against the
+# release binary: the crash test again, the official Python client compatibility test and the headless-Chromium
+# consent test. Installs what it needs itself (a Python venv with tank-sdk under target/, chromium with apt
+# when missing and run as root), so a fresh checkout only needs cargo and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 
 cargo test --all-targets
+cargo build --release
+echo "== crash test against the release binary"
+TANK_CRASH_BIN="$TARGET/release/tank-registry" cargo test --test crash
 bash tests/compat/run.sh
+if [ -f tests/browser/run.sh ]; then
+  bash tests/browser/run.sh
+fi

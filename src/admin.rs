@@ -418,6 +418,7 @@ pub fn check(config: &Config) -> Out {
             }
         }
     }
+    problems.extend(crate::search::check_index(config, &store)?);
     let referenced = store.referenced_blobs()?;
     for hex in blobs.list().unwrap_or_default() {
         if !referenced.contains(&hex) {

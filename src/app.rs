@@ -24,6 +24,8 @@ pub struct App {
     /// The one-time first-run setup token, while no user exists (SPEC §9.2 step 5); new on every start.
     pub setup_token: Option<String>,
     pub throttle: crate::web::LoginThrottle,
+    /// The search index (SPEC §7) and its writer.
+    pub search: Arc<crate::search::SearchIndex>,
 }
 
 /// In-process locks per (skill, version without build metadata), SPEC §4.3. Entries are dropped when no

@@ -87,6 +87,8 @@ pub enum Command {
     Skill(SkillCommand),
     /// Check the database and every blob (read-only); prints `ok` or one line per problem.
     Check,
+    /// Rebuild the search index from the database (asks a running server to do it).
+    Reindex,
 }
 
 #[derive(Debug, Args)]

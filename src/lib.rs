@@ -16,6 +16,7 @@ pub mod http;
 pub mod manifest;
 pub mod permissions;
 pub mod scan;
+pub mod search;
 pub mod server;
 pub mod store;
 pub mod web;

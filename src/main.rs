@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Org(c) => tank_registry::admin::org(&config, c),
         Command::Access(c) => tank_registry::admin::access(&config, c),
         Command::Skill(c) => tank_registry::admin::skill(&config, c),
+        Command::Reindex => tank_registry::search::reindex(&config),
         Command::Check => {
             config.durable = false;
             match tank_registry::admin::check(&config) {

@@ -170,6 +170,9 @@ pub async fn serve_data(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     startup_cleanup(&config, &data.store, &data.blobs)?;
+    let search = crate::search::open_for_server(&config, data.store.clone())
+        .await
+        .map_err(|e| StartError::Io(e.to_string()))?;
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Io(format!("cannot read the listen address: {e}")))?;
@@ -206,6 +209,7 @@ pub async fn serve_data(
         scans: ScanPool::new(config.scan_workers),
         setup_token,
         throttle: Default::default(),
+        search,
         config: config.clone(),
     });
     let tasks = spawn_runtime_tasks(app.clone());
@@ -261,6 +265,10 @@ fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
+    let search = tokio::spawn(crate::search::run_writer(
+        app.search.clone(),
+        app.store.clone(),
+    ));
     let sweep_app = app;
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -277,7 +285,7 @@ fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
-    vec![flush, sweeper]
+    vec![flush, search, sweeper]
 }
 
 /// Deletes expired unpublished rows and their upload files, each under its (skill, version) lock (SPEC §4.2).

@@ -7,6 +7,7 @@ pub mod extract;
 mod files;
 mod health;
 mod publish;
+mod search;
 mod skills;
 mod stars;
 
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
             get(cli_auth::cli_auth_authorize_page).post(cli_auth::cli_auth_authorize),
         )
         .merge(crate::web::routes())
+        .route("/api/v1/search", get(search::search_skills))
         .fallback(fallback)
         .with_state(state)
 }

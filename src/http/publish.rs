@@ -509,6 +509,15 @@ pub async fn confirm_publish(
     .await?;
     let published = published?;
     remove_quietly(&upload_path).await;
+    // Read-your-writes (SPEC §4.4 step 3): wait up to 2 s for the index; a failure still answers 200.
+    app.search.signal();
+    if !app
+        .search
+        .wait_for(published.index_seq, std::time::Duration::from_secs(2))
+        .await
+    {
+        tracing::error!(skill = %published.name, "search index did not catch up within 2 s");
+    }
     Ok(Json(json!({
         "success": true,
         "name": published.name,

@@ -6,12 +6,14 @@ mod accounts;
 mod login;
 mod publish;
 mod reads;
+mod search;
 mod sessions;
 
 pub use accounts::*;
 pub use login::*;
 pub use publish::*;
 pub use reads::*;
+pub use search::*;
 pub use sessions::*;
 
 use rusqlite::{Connection, OpenFlags};

@@ -8,4 +8,5 @@ mod publish;
 mod races;
 mod reads;
 mod routing;
+mod search;
 mod visibility;

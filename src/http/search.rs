@@ -1,0 +1,123 @@
+//! `GET /api/v1/search` (SPEC §3.3): parameters, optional authentication (it only changes visibility) and
+//! the response rows, read live from SQLite. Matching and ranking are `crate::search`'s.
+
+use crate::app::AppState;
+use crate::domain::format_ts;
+use crate::error::AppError;
+use crate::http::extract::{optional_auth, parse_query, query_get, viewer_of};
+use crate::issue_path;
+use crate::search::{self, MAX_LIMIT, MAX_PAGE, MAX_QUERY_CHARS};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+const DEFAULT_LIMIT: u64 = 20;
+
+/// A decimal integer clamped to `min..=max`; unparsable → `default` (SPEC §3.3). Integers too large for
+/// 64 bits still clamp by their sign.
+fn clamped(raw: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
+    let Some(s) = raw.map(str::trim) else {
+        return default;
+    };
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return default;
+    }
+    if neg {
+        return min;
+    }
+    digits.parse::<u64>().unwrap_or(u64::MAX).clamp(min, max)
+}
+
+/// `GET /api/v1/search`.
+pub async fn search_skills(
+    State(app): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let id = optional_auth(&app, &headers).await?;
+    let params = parse_query(uri.query())?;
+    let q = query_get(&params, "q").unwrap_or("").trim().to_string();
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(AppError::validation(
+            issue_path!["q"],
+            format!("The query must be at most {MAX_QUERY_CHARS} characters."),
+        ));
+    }
+    let page = clamped(query_get(&params, "page"), 1, 1, MAX_PAGE);
+    let limit = clamped(query_get(&params, "limit"), DEFAULT_LIMIT, 1, MAX_LIMIT);
+    let viewer = viewer_of(&id);
+    let parsed = search::parse(&q);
+
+    let app2 = app.clone();
+    let (total, rows) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let app = app2;
+        let pending = |skill_id: &str| app.downloads.pending_for_skill(skill_id);
+        let found = app
+            .search
+            .search(&app.store, &viewer, &pending, &parsed, page, limit)
+            .map_err(AppError::internal)?;
+        let ids: Vec<&str> = found.hits.iter().map(|h| &*h.skill_id).collect();
+        let rows = app.store.search_rows(&ids)?;
+        let results: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                let downloads = found
+                    .hits
+                    .iter()
+                    .find(|h| *h.skill_id == r.id)
+                    .map(|h| h.downloads)
+                    .unwrap_or(0);
+                json!({
+                    "name": r.name,
+                    "description": r.description,
+                    "visibility": r.visibility,
+                    "latestVersion": r.latest_version,
+                    "auditScore": r.audit_score,
+                    "verdict": r.verdict,
+                    "scanVerdict": r.verdict.to_ascii_lowercase(),
+                    "publisher": r.publisher,
+                    "downloads": downloads,
+                    "stars": r.stars,
+                    "updatedAt": format_ts(r.updated_at),
+                })
+            })
+            .collect();
+        Ok((found.total, results))
+    })
+    .await??;
+    Ok(Json(json!({
+        "results": rows,
+        "page": page,
+        "limit": limit,
+        "total": total,
+    }))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clamped;
+
+    #[test]
+    fn page_and_limit_clamping() {
+        assert_eq!(clamped(None, 20, 1, 50), 20);
+        assert_eq!(clamped(Some("abc"), 20, 1, 50), 20);
+        assert_eq!(clamped(Some("1.5"), 20, 1, 50), 20);
+        assert_eq!(clamped(Some(""), 1, 1, 10_000), 1);
+        assert_eq!(clamped(Some("0"), 20, 1, 50), 1);
+        assert_eq!(clamped(Some("-3"), 1, 1, 10_000), 1);
+        assert_eq!(clamped(Some("51"), 20, 1, 50), 50);
+        assert_eq!(clamped(Some("7"), 20, 1, 50), 7);
+        assert_eq!(
+            clamped(Some("99999999999999999999999"), 1, 1, 10_000),
+            10_000
+        );
+        assert_eq!(clamped(Some("10001"), 1, 1, 10_000), 10_000);
+    }
+}
