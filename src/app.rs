@@ -1,5 +1,6 @@
 //! Application state shared by every handler: configuration, store, blobs, the per-version publish locks
-//! (SPEC §4.3), batched download counts (SPEC §3.10) and the scan pool (SPEC §8.1).
+//! (SPEC §4.3), batched download counts (SPEC §3.10), the scan pool (SPEC §8.1) and the rate-limit buckets
+//! (SPEC §2.9).
 
 use crate::blobs::LocalBlobs;
 use crate::config::Config;
@@ -24,6 +25,8 @@ pub struct App {
     /// The one-time first-run setup token, while no user exists (SPEC §9.2 step 5); new on every start.
     pub setup_token: Option<String>,
     pub throttle: crate::web::LoginThrottle,
+    /// Rate-limit buckets (SPEC §2.9); `http::limit` decides what is counted.
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 /// In-process locks per (skill, version without build metadata), SPEC §4.3. Entries are dropped when no

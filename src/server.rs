@@ -206,6 +206,7 @@ pub async fn serve_data(
         scans: ScanPool::new(config.scan_workers),
         setup_token,
         throttle: Default::default(),
+        limiter: crate::ratelimit::Limiter::new(&config.rate_limits),
         config: config.clone(),
     });
     let tasks = spawn_runtime_tasks(app.clone());
@@ -266,6 +267,7 @@ fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
+            sweep_app.limiter.sweep(std::time::Instant::now());
             if let Err(e) = sweep(&sweep_app).await {
                 tracing::error!(error = %e, "sweeper failed");
             }

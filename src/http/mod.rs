@@ -6,6 +6,7 @@ mod cli_auth;
 pub mod extract;
 mod files;
 mod health;
+pub mod limit;
 mod publish;
 mod skills;
 mod stars;
@@ -143,6 +144,8 @@ pub async fn wrap(app: &crate::app::App, router: Router, mut req: Request) -> Re
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let ip = client_ip(peer, req.headers(), app.config.trust_proxy);
     req.extensions_mut().insert(ClientIp(ip));
+    let gate = limit::RateGate::new(ip);
+    req.extensions_mut().insert(gate.clone());
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -183,6 +186,7 @@ pub async fn wrap(app: &crate::app::App, router: Router, mut req: Request) -> Re
     if resp.status() == StatusCode::INTERNAL_SERVER_ERROR && is_api {
         resp = add_request_id_to_500(resp, &request_id).await;
     }
+    gate.apply(&mut resp);
 
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
