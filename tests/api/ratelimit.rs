@@ -460,3 +460,70 @@ async fn unfinished_publish_429_has_no_ratelimit_headers_but_counts() {
     let (_, h, _) = send(srv.req(Method::GET, "/api/v1/auth/whoami", Some(&t))).await;
     assert_eq!(rl(&h), (100, 100 - 22, reset));
 }
+
+// Slow clients (SPEC §2.5, issue 6). The 30 s and 60 s defaults are shortened through `Config` so that the
+// tests assert on behaviour (the connection is cut, the body is aborted), not on wall-clock figures.
+
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut out),
+    )
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn slow_request_head_is_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let srv = TestServer::start_with(|c| {
+        c.header_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let addr = srv.url.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // The head never ends: the server closes the connection without running the request.
+    let answer = read_until_closed(&mut s).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // An idle keep-alive connection is closed too, after its first request was answered.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    // A normal client is unaffected.
+    let (s, body) = srv.get("/api/v1/health", None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn stalled_request_body_is_aborted_and_the_connection_closed() {
+    use tokio::io::AsyncWriteExt;
+    let srv = TestServer::start_with(|c| {
+        c.body_idle_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let alice = srv.user_with_token("alice");
+    let addr = srv.url.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/skills HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"manifest\":"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"BAD_REQUEST\""), "{answer}");
+    assert_eq!(srv.count("SELECT COUNT(*) FROM versions"), 0);
+}
