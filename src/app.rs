@@ -1,5 +1,6 @@
 //! Application state shared by every handler: configuration, store, blobs, the per-version publish locks
-//! (SPEC §4.3), batched download counts (SPEC §3.10) and the scan pool (SPEC §8.1).
+//! (SPEC §4.3), batched download counts (SPEC §3.10), the scan pool (SPEC §8.1) and the rate-limit buckets
+//! (SPEC §2.9).
 
 use crate::blobs::LocalBlobs;
 use crate::config::Config;
@@ -26,6 +27,8 @@ pub struct App {
     pub throttle: crate::web::LoginThrottle,
     /// The search index (SPEC §7) and its writer.
     pub search: Arc<crate::search::SearchIndex>,
+    /// Rate-limit buckets (SPEC §2.9); `http::limit` decides what is counted.
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 /// In-process locks per (skill, version without build metadata), SPEC §4.3. Entries are dropped when no

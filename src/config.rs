@@ -30,6 +30,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Lifetime of a CLI login request: 300 s (SPEC §3.19); tests shorten it.
     pub login_ttl: Duration,
+    /// Time to send a request head, and the longest idle keep-alive: 30 s (issue 6); tests shorten it.
+    pub header_timeout: Duration,
+    /// A request body without progress for this long is aborted: 60 s (SPEC §2.5); tests shorten it.
+    pub body_idle_timeout: Duration,
     /// A preset first-run setup token (tests only; a real server makes a new one on every start).
     pub setup_token: Option<String>,
 }
@@ -65,6 +69,8 @@ impl Config {
             durable: true,
             shutdown_grace: Duration::from_secs(30),
             login_ttl: Duration::from_secs(300),
+            header_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(60),
             setup_token: None,
         }
     }

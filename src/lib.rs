@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod manifest;
 pub mod permissions;
+pub mod ratelimit;
 pub mod scan;
 pub mod search;
 pub mod server;

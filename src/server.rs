@@ -210,34 +210,24 @@ pub async fn serve_data(
         setup_token,
         throttle: Default::default(),
         search,
+        limiter: crate::ratelimit::Limiter::new(&config.rate_limits),
         config: config.clone(),
     });
     let tasks = spawn_runtime_tasks(app.clone());
     tracing::info!("listening on {addr} (public URL {public_url})");
 
     let router = crate::http::router(app.clone());
-    let wrap_app = app.clone();
-    let service = tower::service_fn(move |req: axum::extract::Request| {
-        let router = router.clone();
-        let app = wrap_app.clone();
-        async move { Ok::<_, std::convert::Infallible>(crate::http::wrap(&app, router, req).await) }
-    });
-    // The outer router only attaches the peer address (ConnectInfo) for the client IP of SPEC §2.1.
-    let outer = axum::Router::new().fallback_service(service);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener,
-        outer.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
     let grace = config.shutdown_grace;
-    let mut server = std::pin::pin!(server.into_future());
+    let server = accept_loop(listener, app.clone(), router, stop_rx.clone());
+    let mut server = std::pin::pin!(server);
     let mut stop_rx2 = stop_rx.clone();
     tokio::select! {
-        r = &mut server => { r.map_err(|e| StartError::Io(format!("server error: {e}")))?; }
+        _ = &mut server => {}
         _ = async { let _ = stop_rx2.wait_for(|s| *s).await; tokio::time::sleep(grace).await; } => {
             tracing::warn!("in-flight requests did not finish within the grace period");
         }
@@ -250,6 +240,75 @@ pub async fn serve_data(
     let app2 = app.clone();
     let _ = tokio::task::spawn_blocking(move || app2.downloads.flush(&store)).await;
     Ok(())
+}
+
+/// `config.header_timeout` (30 s) bounds the time to send a complete request head; the same bound applies to an
+/// idle keep-alive connection waiting for its next request (hyper arms the timer as soon as it waits for a
+/// head). This protects against slow clients that hold connections open byte by byte (issue 6); request bodies
+/// have their own 60 s no-progress rule (SPEC §2.5, `http::idle`).
+///
+/// Accepts HTTP/1.1 connections until `stop` turns true, then lets every open connection finish its
+/// in-flight request (graceful shutdown) and returns when the last one has closed. Our own loop rather than
+/// `axum::serve`, which offers no way to set hyper's header read timeout.
+async fn accept_loop(
+    listener: TcpListener,
+    app: AppState,
+    router: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    // Every connection task holds a receiver; `closed()` resolves when the last one is dropped.
+    let (open_tx, open_rx) = tokio::sync::watch::channel(());
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let (app, router, mut stop, open) =
+            (app.clone(), router.clone(), stop.clone(), open_rx.clone());
+        let header_timeout = app.config.header_timeout;
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    // The peer address for the client IP of SPEC §2.1.
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    let (app, router) = (app.clone(), router.clone());
+                    async move {
+                        let req = req.map(axum::body::Body::new);
+                        Ok::<_, std::convert::Infallible>(
+                            crate::http::wrap(&app, router, req).await,
+                        )
+                    }
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                }
+            }
+            drop(open);
+        });
+    }
+    drop(listener);
+    drop(open_rx);
+    open_tx.closed().await;
 }
 
 fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
@@ -274,6 +333,7 @@ fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
+            sweep_app.limiter.sweep(std::time::Instant::now());
             if let Err(e) = sweep(&sweep_app).await {
                 tracing::error!(error = %e, "sweeper failed");
             }

@@ -4,17 +4,18 @@ use crate::app::AppState;
 use crate::auth::SCOPE_READ;
 use crate::domain::format_ts;
 use crate::error::AppError;
-use crate::http::extract::required_auth;
-use axum::Json;
+use crate::http::limit::RateGate;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 pub async fn whoami(
     State(app): State<AppState>,
+    Extension(gate): Extension<RateGate>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    let id = required_auth(&app, &headers).await?;
+    let id = gate.required_auth(&app, &headers).await?;
     id.require_scope(SCOPE_READ)?;
     Ok(Json(json!({
         "userId": id.user.id,

@@ -9,6 +9,7 @@ use crate::http::ClientIp;
 use crate::http::extract::{
     JSON_LIMIT, check_declared_size, parse_json_object, read_body, required_auth,
 };
+use crate::http::limit::RateGate;
 use crate::issue_path;
 use crate::store::{Decided, Exchange, IssuePlan, LoginRequest, Session};
 use crate::web::{self, Form, message_page};
@@ -25,10 +26,13 @@ use std::collections::HashMap;
 pub async fn cli_auth_start(
     State(app): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
+    Extension(gate): Extension<RateGate>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
     check_declared_size(&headers, JSON_LIMIT)?;
+    // Auth is ignored here, so the request counts in the client IP's bucket (SPEC §2.9).
+    gate.anonymous(&app)?;
     let bytes = read_body(body, JSON_LIMIT).await?;
     let v = if bytes.iter().all(u8::is_ascii_whitespace) {
         json!({})

@@ -5,7 +5,7 @@ use crate::auth;
 use crate::blobs::BlobStore;
 use crate::domain::{Visibility, format_ts, now_ms};
 use crate::error::AppError;
-use crate::http::extract::{optional_auth, parse_query, query_get, viewer_of};
+use crate::http::extract::{Identity, optional_auth, parse_query, query_get, viewer_of};
 use crate::http::skills::{find_skill, find_version, resolve};
 use crate::store::{SkillRow, VersionRow, Viewer};
 use axum::Json;
@@ -142,11 +142,11 @@ fn entries_of(v: &VersionRow) -> Vec<(String, u64)> {
 /// `GET …/{version}/files` (SPEC §3.11): computed at confirm from the stored bytes.
 pub async fn list_files(
     app: &App,
-    headers: &HeaderMap,
+    id: &Option<Identity>,
     name: &str,
     version: &str,
 ) -> Result<Response, AppError> {
-    let (_, skill, v) = resolve(app, headers, name, version).await?;
+    let (skill, v) = resolve(app, id, name, version).await?;
     let entries = entries_of(&v);
     Ok(Json(json!({
         "name": skill.name,
@@ -178,12 +178,12 @@ pub fn content_type_for(path: &str) -> &'static str {
 /// `GET|HEAD …/{version}/files/{path…}` (SPEC §3.12).
 pub async fn get_file(
     app: &App,
-    headers: &HeaderMap,
+    id: &Option<Identity>,
     name: &str,
     version: &str,
     path: &str,
 ) -> Result<Response, AppError> {
-    let (_, skill, v) = resolve(app, headers, name, version).await?;
+    let (skill, v) = resolve(app, id, name, version).await?;
     let not_found = || {
         AppError::NotFound(format!(
             "File {path} was not found in {}@{}.",
@@ -219,11 +219,11 @@ pub async fn get_file(
 /// `GET …/{version}/scan` (SPEC §3.13): the stored report plus `scanned_at`.
 pub async fn get_version_scan(
     app: &App,
-    headers: &HeaderMap,
+    id: &Option<Identity>,
     name: &str,
     version: &str,
 ) -> Result<Response, AppError> {
-    let (_, _, v) = resolve(app, headers, name, version).await?;
+    let (_, v) = resolve(app, id, name, version).await?;
     let mut report: Value = v.scan.clone();
     if let Some(obj) = report.as_object_mut() {
         obj.insert("scanned_at".into(), json!(format_ts(v.published_at)));

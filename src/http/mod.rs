@@ -1,11 +1,14 @@
 //! The JSON API router: areas own their routes; this module nests them and adds the cross-cutting layer
-//! (request ids, `//api` routing quirk, CORS, security headers, JSON 404/405 envelopes).
+//! (request ids, `//api` routing quirk, CORS, security headers, JSON 404/405 envelopes, the rate-limit headers
+//! and the request-body no-progress timeout).
 
 mod account;
 mod cli_auth;
 pub mod extract;
 mod files;
 mod health;
+pub mod idle;
+pub mod limit;
 mod publish;
 mod search;
 mod skills;
@@ -145,6 +148,14 @@ pub async fn wrap(app: &crate::app::App, router: Router, mut req: Request) -> Re
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let ip = client_ip(peer, req.headers(), app.config.trust_proxy);
     req.extensions_mut().insert(ClientIp(ip));
+    let gate = limit::RateGate::new(ip);
+    req.extensions_mut().insert(gate.clone());
+    let tripped = idle::Tripped::default();
+    let (parts, body) = req.into_parts();
+    let req = Request::from_parts(
+        parts,
+        idle::guard(body, app.config.body_idle_timeout, tripped.clone()),
+    );
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -184,6 +195,12 @@ pub async fn wrap(app: &crate::app::App, router: Router, mut req: Request) -> Re
     }
     if resp.status() == StatusCode::INTERNAL_SERVER_ERROR && is_api {
         resp = add_request_id_to_500(resp, &request_id).await;
+    }
+    gate.apply(&mut resp);
+    if tripped.get() {
+        // The body stalled for 60 s: answer and close the connection (SPEC §2.5).
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
 
     let h = resp.headers_mut();

@@ -6,16 +6,16 @@ use crate::domain::{format_ts, integrity_of, now_ms, version_key};
 use crate::error::AppError;
 use crate::http::extract::{
     PUBLISH_JSON_LIMIT, check_declared_size, parse_json_object, parse_query, query_get, read_body,
-    required_auth,
 };
+use crate::http::limit::RateGate;
 use crate::issue_path;
 use crate::manifest::validate_publish_body;
-use crate::store::{PENDING_TTL_MS, Publication, StartPublish};
-use axum::Json;
+use crate::store::{PENDING_TTL_MS, Publication, PublishError, StartPublish};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
@@ -39,11 +39,12 @@ fn valid_integrity(s: &str) -> bool {
 /// `POST /api/v1/skills` (SPEC §3.4).
 pub async fn publish_skill(
     State(app): State<AppState>,
+    Extension(gate): Extension<RateGate>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
     check_declared_size(&headers, PUBLISH_JSON_LIMIT)?;
-    let id = required_auth(&app, &headers).await?;
+    let id = gate.required_auth(&app, &headers).await?;
     id.require_scope(SCOPE_PUBLISH)?;
     let bytes = read_body(body, PUBLISH_JSON_LIMIT).await?;
     let body = parse_json_object(&headers, &bytes)?;
@@ -79,7 +80,13 @@ pub async fn publish_skill(
             now,
         )
     })
-    .await??;
+    .await?
+    // The cap on unfinished publishes is not a rate limit: counted, but without headers (SPEC §3.4).
+    .inspect_err(|e| {
+        if matches!(e, PublishError::TooManyUnfinished { .. }) {
+            gate.hide_headers();
+        }
+    })?;
     for old in &started.dropped_version_ids {
         remove_quietly(&app.config.upload_path(old)).await;
     }
@@ -373,11 +380,12 @@ fn validate_confirm(v: &Value) -> Result<ConfirmBody, AppError> {
 /// `POST /api/v1/skills/confirm` (SPEC §3.6).
 pub async fn confirm_publish(
     State(app): State<AppState>,
+    Extension(gate): Extension<RateGate>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
     check_declared_size(&headers, PUBLISH_JSON_LIMIT)?;
-    let id = required_auth(&app, &headers).await?;
+    let id = gate.required_auth(&app, &headers).await?;
     id.require_scope(SCOPE_PUBLISH)?;
     let bytes = read_body(body, PUBLISH_JSON_LIMIT).await?;
     let body = parse_json_object(&headers, &bytes)?;

@@ -4,13 +4,14 @@
 use crate::app::AppState;
 use crate::domain::format_ts;
 use crate::error::AppError;
-use crate::http::extract::{optional_auth, parse_query, query_get, viewer_of};
+use crate::http::extract::{parse_query, query_get, viewer_of};
+use crate::http::limit::RateGate;
 use crate::issue_path;
 use crate::search::{self, MAX_LIMIT, MAX_PAGE, MAX_QUERY_CHARS};
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 const DEFAULT_LIMIT: u64 = 20;
@@ -37,10 +38,12 @@ fn clamped(raw: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
 /// `GET /api/v1/search`.
 pub async fn search_skills(
     State(app): State<AppState>,
+    Extension(gate): Extension<RateGate>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let id = optional_auth(&app, &headers).await?;
+    // Counted in the caller's rate-limit bucket after authentication (SPEC §2.7, §2.9).
+    let id = gate.optional_auth(&app, &headers).await?;
     let params = parse_query(uri.query())?;
     let q = query_get(&params, "q").unwrap_or("").trim().to_string();
     if q.chars().count() > MAX_QUERY_CHARS {

@@ -5,14 +5,15 @@ use crate::app::{App, AppState};
 use crate::auth;
 use crate::domain::{format_ts, is_valid_skill_name, now_ms, parse_version};
 use crate::error::AppError;
-use crate::http::extract::{Identity, decode_path_segment, optional_auth, viewer_of};
+use crate::http::extract::{Identity, decode_path_segment, viewer_of};
+use crate::http::limit::RateGate;
 use crate::http::{files, stars};
 use crate::store::{SkillRow, VersionRow, Viewer};
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
@@ -76,8 +77,12 @@ pub fn parse_skill_path(raw: &str) -> Result<(String, SkillRoute), AppError> {
 }
 
 /// One entry point for `/api/v1/skills/{…}` (and the non-POST methods of `/api/v1/skills/confirm`).
+///
+/// Credentials are resolved once here, through the rate-limit gate, after the route is known (SPEC §2.7);
+/// the tarball is exempt from rate limiting (SPEC §2.9) and authenticates on its own.
 pub async fn dispatch(
     State(app): State<AppState>,
+    Extension(gate): Extension<RateGate>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -94,7 +99,7 @@ pub async fn dispatch(
             match route {
                 SkillRoute::Star => match method {
                     Method::GET | Method::HEAD | Method::POST | Method::DELETE => {
-                        stars::handle(&app, &method, &headers, &name, body).await
+                        stars::handle(&app, &gate, &method, &headers, &name, body).await
                     }
                     _ => Err(AppError::MethodNotAllowed {
                         allow: "GET, HEAD, POST, DELETE",
@@ -105,22 +110,38 @@ pub async fn dispatch(
                     allow: "GET, HEAD, POST",
                 }),
                 _ if !is_get => Err(AppError::MethodNotAllowed { allow: "GET, HEAD" }),
-                SkillRoute::Metadata => get_skill(&app, &headers, &name).await,
-                SkillRoute::Versions => list_versions(&app, &headers, &name).await,
-                SkillRoute::Detail(v) => get_version(&app, &headers, &name, &v).await,
                 SkillRoute::Tarball(v) => {
                     files::download_tarball(&app, &headers, &uri, &name, &v, method == Method::GET)
                         .await
                 }
-                SkillRoute::Files(v) => files::list_files(&app, &headers, &name, &v).await,
-                SkillRoute::File(v, p) => {
-                    files::get_file(&app, &headers, &name, &v, &p.join("/")).await
-                }
-                SkillRoute::Scan(v) => files::get_version_scan(&app, &headers, &name, &v).await,
+                route => match gate.optional_auth(&app, &headers).await {
+                    Err(e) => Err(e),
+                    Ok(id) => read_route(&app, &id, &name, route).await,
+                },
             }
         }
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The read routes with optional Bearer auth, once the caller is known and counted.
+async fn read_route(
+    app: &App,
+    id: &Option<Identity>,
+    name: &str,
+    route: SkillRoute,
+) -> Result<Response, AppError> {
+    match route {
+        SkillRoute::Metadata => get_skill(app, id, name).await,
+        SkillRoute::Versions => list_versions(app, id, name).await,
+        SkillRoute::Detail(v) => get_version(app, id, name, &v).await,
+        SkillRoute::Files(v) => files::list_files(app, id, name, &v).await,
+        SkillRoute::File(v, p) => files::get_file(app, id, name, &v, &p.join("/")).await,
+        SkillRoute::Scan(v) => files::get_version_scan(app, id, name, &v).await,
+        SkillRoute::Star | SkillRoute::Tarball(_) => {
+            Err(AppError::Internal("route dispatched twice".into()))
+        }
+    }
 }
 
 /// The visible skill or the one 404 body for missing and invisible alike (SPEC §6).
@@ -152,17 +173,16 @@ pub async fn find_version(
         .ok_or_else(not_found)
 }
 
-/// Looks up name and version for the caller of a read endpoint (optional Bearer).
+/// Looks up name and version for the caller of a read endpoint.
 pub async fn resolve(
     app: &App,
-    headers: &HeaderMap,
+    id: &Option<Identity>,
     name: &str,
     version: &str,
-) -> Result<(Option<Identity>, SkillRow, VersionRow), AppError> {
-    let id = optional_auth(app, headers).await?;
-    let skill = find_skill(app, name, viewer_of(&id)).await?;
+) -> Result<(SkillRow, VersionRow), AppError> {
+    let skill = find_skill(app, name, viewer_of(id)).await?;
     let v = find_version(app, &skill, version).await?;
-    Ok((id, skill, v))
+    Ok((skill, v))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -208,9 +228,8 @@ pub async fn skill_downloads(app: &App, skill_id: &str) -> Result<i64, AppError>
 }
 
 /// `GET /api/v1/skills/{name}` (SPEC §3.7).
-async fn get_skill(app: &App, headers: &HeaderMap, name: &str) -> Result<Response, AppError> {
-    let id = optional_auth(app, headers).await?;
-    let skill = find_skill(app, name, viewer_of(&id)).await?;
+async fn get_skill(app: &App, id: &Option<Identity>, name: &str) -> Result<Response, AppError> {
+    let skill = find_skill(app, name, viewer_of(id)).await?;
     let store = app.store.clone();
     let sid = skill.id.clone();
     let versions = blocking(move || store.published_versions(&sid)).await?;
@@ -248,9 +267,8 @@ async fn get_skill(app: &App, headers: &HeaderMap, name: &str) -> Result<Respons
 }
 
 /// `GET /api/v1/skills/{name}/versions` (SPEC §3.8).
-async fn list_versions(app: &App, headers: &HeaderMap, name: &str) -> Result<Response, AppError> {
-    let id = optional_auth(app, headers).await?;
-    let skill = find_skill(app, name, viewer_of(&id)).await?;
+async fn list_versions(app: &App, id: &Option<Identity>, name: &str) -> Result<Response, AppError> {
+    let skill = find_skill(app, name, viewer_of(id)).await?;
     let store = app.store.clone();
     let sid = skill.id.clone();
     let versions = blocking(move || store.published_versions(&sid)).await?;
@@ -279,11 +297,11 @@ pub fn encode_component(s: &str) -> String {
 /// `GET /api/v1/skills/{name}/{version}` (SPEC §3.9). Never counts a download.
 async fn get_version(
     app: &App,
-    headers: &HeaderMap,
+    id: &Option<Identity>,
     name: &str,
     version: &str,
 ) -> Result<Response, AppError> {
-    let (id, skill, v) = resolve(app, headers, name, version).await?;
+    let (skill, v) = resolve(app, id, name, version).await?;
     let mut download_url = format!(
         "{}/api/v1/skills/{}/{}/tarball",
         app.public_url,

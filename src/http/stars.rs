@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::auth::SCOPE_READ;
 use crate::error::AppError;
-use crate::http::extract::required_auth;
+use crate::http::limit::RateGate;
 use crate::http::skills::find_skill;
 use axum::Json;
 use axum::body::Body;
@@ -14,6 +14,7 @@ use serde_json::json;
 
 pub async fn handle(
     app: &App,
+    gate: &RateGate,
     method: &Method,
     headers: &HeaderMap,
     name: &str,
@@ -21,13 +22,15 @@ pub async fn handle(
 ) -> Result<Response, AppError> {
     let viewer_user = if headers.contains_key(header::AUTHORIZATION) {
         // The Bearer header decides when both are present (SPEC §2.8).
-        let id = required_auth(app, headers).await?;
+        let id = gate.required_auth(app, headers).await?;
         id.require_scope(SCOPE_READ)?;
         (id.viewer(), id.user.id)
     } else {
         let Some(session) = crate::web::current_session(app, headers).await else {
-            return Err(AppError::Unauthorized { invalid: false });
+            return Err(gate.reject_unauthorized(app, AppError::Unauthorized { invalid: false }));
         };
+        // Counted per user before the CSRF check, which is a 403 like a missing scope (SPEC §2.7).
+        gate.session(app, &session)?;
         // Cookie-authenticated writes need the session's CSRF token in a header (SPEC §2.8).
         if *method != Method::GET && *method != Method::HEAD {
             let given = headers

@@ -6,6 +6,7 @@ mod core;
 mod login;
 mod publish;
 mod races;
+mod ratelimit;
 mod reads;
 mod routing;
 mod search;
