@@ -451,3 +451,32 @@ def test_private_skill_readable_by_member(published, alice):
     assert alice.get_star_count(PRIVATE)["count"] == 1
     alice.unstar(PRIVATE)
     assert alice.get_star_count(PRIVATE)["count"] == 0
+
+
+def test_search(published, anon, alice, bob):
+    """The client's `search` (issue "Search"): fresh publishes are findable at once by description words,
+    results carry the fields the clients read, and private skills appear only for members."""
+    res = anon.search("travellers")
+    assert res["page"] == 1 and res["limit"] == 20
+    names = [r["name"] for r in res["results"]]
+    assert names == [PUBLIC], res
+    hit = res["results"][0]
+    assert hit["latestVersion"] == "1.1.0"
+    assert hit["description"] == "Formats weather reports for travellers."
+    assert hit["publisher"] == "alice"
+    assert isinstance(hit["downloads"], int) and isinstance(hit["auditScore"], int)
+    assert hit["scanVerdict"] == hit["verdict"].lower()
+    assert res["total"] == 1
+    # Scope listing: the private skill is neither listed nor counted for outsiders.
+    scope = PUBLIC.split("/")[0]
+    anon_scope = anon.search(scope)
+    assert [r["name"] for r in anon_scope["results"]] == [PUBLIC] and anon_scope["total"] == 1
+    bob_scope = bob.search(scope)
+    assert bob_scope["total"] == 1
+    member = alice.search(scope)
+    assert sorted(r["name"] for r in member["results"]) == sorted([PUBLIC, PRIVATE]) and member["total"] == 2
+    # A typo still finds it; pagination is clamped, never an error.
+    assert PUBLIC in [r["name"] for r in anon.search("travelers")["results"]]
+    page = anon.search("weather", page=99999, limit=500)
+    assert page["page"] == 10000 and page["limit"] == 50 and page["results"] == []
+    assert anon.search("zzzzqqq")["total"] == 0
