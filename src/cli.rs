@@ -160,8 +160,10 @@ pub enum UserCommand {
     Update {
         /// Username.
         name: String,
+        /// New e-mail address.
         #[arg(long)]
         email: Option<String>,
+        /// New display name.
         #[arg(long)]
         display_name: Option<String>,
         /// Administrator on or off.
@@ -228,24 +230,46 @@ pub enum OrgCommand {
         owner: String,
     },
     /// Add a member (idempotent).
-    AddMember { slug: String, user: String },
+    AddMember {
+        /// Organisation slug.
+        slug: String,
+        /// Username of the member.
+        user: String,
+    },
     /// Remove a member (idempotent).
-    RemoveMember { slug: String, user: String },
+    RemoveMember {
+        /// Organisation slug.
+        slug: String,
+        /// Username of the member.
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AccessCommand {
     /// Let USER read the private skill SKILL.
-    Grant { skill: String, user: String },
+    Grant {
+        /// Skill name with a published version, e.g. @acme/tool.
+        skill: String,
+        /// Username.
+        user: String,
+    },
     /// Remove USER's read access to SKILL.
-    Revoke { skill: String, user: String },
+    Revoke {
+        /// Skill name with a published version, e.g. @acme/tool.
+        skill: String,
+        /// Username.
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SkillCommand {
     /// Set a published skill's visibility.
     Visibility {
+        /// Skill name with a published version, e.g. @acme/tool.
         name: String,
+        /// The new visibility.
         #[arg(value_parser = ["public", "private"])]
         visibility: String,
     },
