@@ -147,43 +147,51 @@ pub(crate) fn is_org_member(c: &Connection, slug: &str, user_id: &str) -> Result
     Ok(n > 0)
 }
 
+/// Inserts a user after the uniqueness checks of SPEC §9.4 (name free among users and orgs, e-mail unique
+/// case-insensitively), inside the caller's transaction.
+pub(crate) fn insert_user(tx: &Connection, u: &NewUser) -> Result<User> {
+    if slug_taken(tx, &u.username)? {
+        return Err(StoreError::Conflict(format!(
+            "the name {} is already taken by a user or organisation",
+            u.username
+        )));
+    }
+    if let Some(e) = &u.email {
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM users WHERE email_lc = ?1",
+            [e.to_lowercase()],
+            |r| r.get(0),
+        )?;
+        if n > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the email {e} is already in use"
+            )));
+        }
+    }
+    let id = new_id("usr");
+    tx.execute(
+        "INSERT INTO users (id, username, email, email_lc, display_name, password_hash, is_admin, is_pro, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            id,
+            u.username,
+            u.email,
+            u.email.as_ref().map(|e| e.to_lowercase()),
+            u.display_name,
+            u.password_hash,
+            u.is_admin as i64,
+            u.is_pro as i64,
+            now_ms()
+        ],
+    )?;
+    user_by_id(tx, &id)?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))
+}
+
 impl Store {
     pub fn create_user(&self, u: &NewUser) -> Result<User> {
         self.write(|c| {
             let tx = c.transaction()?;
-            if slug_taken(&tx, &u.username)? {
-                return Err(StoreError::Conflict(format!(
-                    "the name {} is already taken by a user or organisation",
-                    u.username
-                )));
-            }
-            if let Some(e) = &u.email {
-                let n: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM users WHERE email_lc = ?1",
-                    [e.to_lowercase()],
-                    |r| r.get(0),
-                )?;
-                if n > 0 {
-                    return Err(StoreError::Conflict(format!("the email {e} is already in use")));
-                }
-            }
-            let id = new_id("usr");
-            tx.execute(
-                "INSERT INTO users (id, username, email, email_lc, display_name, password_hash, is_admin, is_pro, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    id,
-                    u.username,
-                    u.email,
-                    u.email.as_ref().map(|e| e.to_lowercase()),
-                    u.display_name,
-                    u.password_hash,
-                    u.is_admin as i64,
-                    u.is_pro as i64,
-                    now_ms()
-                ],
-            )?;
-            let user = user_by_id(&tx, &id)?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
+            let user = insert_user(&tx, u)?;
             tx.commit()?;
             Ok(user)
         })

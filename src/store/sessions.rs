@@ -1,8 +1,7 @@
 //! Web sessions (SPEC §2.8): stored as the SHA-256 of the cookie value, with a per-session CSRF token.
 
 use super::accounts::{User, user_by_id};
-use super::{Result, Store, StoreError};
-use crate::domain::new_id;
+use super::{Result, Store};
 use rusqlite::{OptionalExtension, params};
 
 #[derive(Debug, Clone)]
@@ -89,29 +88,15 @@ impl Store {
     }
 
     /// Creates the first admin if, and only if, no user exists yet: the check and the insert are one
-    /// transaction (SPEC §3.23 `/setup`). `Ok(None)` when a user already exists.
-    pub fn create_first_admin(&self, u: &super::NewUser, now: i64) -> Result<Option<User>> {
+    /// transaction (SPEC §3.23 `/setup`). `Ok(None)` when a user already exists. The caller sets `is_admin`.
+    pub fn create_first_admin(&self, u: &super::NewUser) -> Result<Option<User>> {
         self.write(|c| {
             let tx = c.transaction()?;
             let n: i64 = tx.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
             if n > 0 {
                 return Ok(None);
             }
-            let id = new_id("usr");
-            tx.execute(
-                "INSERT INTO users (id, username, email, email_lc, display_name, password_hash, is_admin, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)",
-                params![
-                    id,
-                    u.username,
-                    u.email,
-                    u.email.as_ref().map(|e| e.to_lowercase()),
-                    u.display_name,
-                    u.password_hash,
-                    now
-                ],
-            )?;
-            let user = user_by_id(&tx, &id)?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
+            let user = super::accounts::insert_user(&tx, u)?;
             tx.commit()?;
             Ok(Some(user))
         })

@@ -8,7 +8,6 @@ use super::{
 use crate::admin::{hash_password, valid_slug};
 use crate::app::{App, AppState};
 use crate::auth;
-use crate::domain::now_ms;
 use crate::store::NewUser;
 use askama::Template;
 use axum::body::Body;
@@ -192,8 +191,7 @@ pub async fn setup_submit(State(app): State<AppState>, headers: HeaderMap, body:
         is_admin: true,
         is_pro: false,
     };
-    let created =
-        tokio::task::spawn_blocking(move || store.create_first_admin(&new, now_ms())).await;
+    let created = tokio::task::spawn_blocking(move || store.create_first_admin(&new)).await;
     let user = match created {
         Ok(Ok(Some(u))) => u,
         // A concurrent submission won: the page is gone.
