@@ -95,6 +95,16 @@ impl Downloads {
         p.get(version_id).map(|v| v.1).unwrap_or(0)
     }
 
+    /// Unflushed increments per skill, summed over its versions (one pass; a search looks up many skills).
+    pub fn pending_by_skill(&self) -> HashMap<String, i64> {
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: HashMap<String, i64> = HashMap::new();
+        for (s, n) in p.values() {
+            *out.entry(s.clone()).or_insert(0) += n;
+        }
+        out
+    }
+
     /// Unflushed increments of all versions of a skill.
     pub fn pending_for_skill(&self, skill_id: &str) -> i64 {
         let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());

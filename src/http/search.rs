@@ -60,7 +60,8 @@ pub async fn search_skills(
     let app2 = app.clone();
     let (total, rows) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let app = app2;
-        let pending = |skill_id: &str| app.downloads.pending_for_skill(skill_id);
+        let pending_by_skill = app.downloads.pending_by_skill();
+        let pending = |skill_id: &str| pending_by_skill.get(skill_id).copied().unwrap_or(0);
         let found = app
             .search
             .search(&app.store, &viewer, &pending, &parsed, page, limit)

@@ -338,6 +338,23 @@ impl SearchIndex {
             let _ = w.rollback();
             return Err(e);
         }
+        // One segment instead of one per writer flush: every query term (and every fuzzy or prefix
+        // automaton) is looked up once per segment. The merge keeps the commit payload; if it fails the
+        // committed index is still complete, only slower.
+        let merged = w
+            .index()
+            .searchable_segment_ids()
+            .map_err(SearchError::from)
+            .and_then(|ids| {
+                if ids.len() > 1 {
+                    w.merge(&ids).wait()?;
+                    self.refresh()?;
+                }
+                Ok(())
+            });
+        if let Err(e) = merged {
+            tracing::warn!(error = %e, "search index: merging segments after the rebuild failed");
+        }
         let total = total.get();
         progress(done, total);
         Ok(done)

@@ -3,11 +3,13 @@
 
 use super::schema::Fields;
 use crate::domain::{is_valid_skill_name, split_name};
+use std::sync::Arc;
 use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+    AutomatonWeight, BooleanQuery, BoostQuery, ConstScoreQuery, DfaWrapper, EnableScoring,
+    FuzzyTermQuery, Occur, Query, TermQuery, Weight,
 };
-use tantivy::schema::IndexRecordOption;
+use tantivy::schema::{Field, IndexRecordOption};
 
 /// `q` longer than this many Unicode scalar values after trimming → 422 (SPEC §3.3).
 pub const MAX_QUERY_CHARS: usize = 256;
@@ -104,6 +106,32 @@ const BM25_DESCRIPTION: f32 = 2.0;
 const BM25_PUBLISHER: f32 = 1.0;
 const BM25_README: f32 = 0.3;
 
+/// A fuzzy clause on one field whose Levenshtein automaton is built once per term and shared between the
+/// fields it runs on (building a distance-2 automaton costs far more than running it over a term dictionary).
+/// Matches and scores exactly as `FuzzyTermQuery` does: a constant score per matching document.
+#[derive(Clone)]
+struct SharedFuzzy {
+    field: Field,
+    automaton: Arc<DfaWrapper>,
+}
+
+impl std::fmt::Debug for SharedFuzzy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedFuzzy")
+            .field("field", &self.field)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Query for SharedFuzzy {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(AutomatonWeight::<DfaWrapper>::new(
+            self.field,
+            self.automaton.clone(),
+        )))
+    }
+}
+
 fn boosted(q: Box<dyn Query>, boost: f32) -> (Occur, Box<dyn Query>) {
     (Occur::Should, Box::new(BoostQuery::new(q, boost)))
 }
@@ -134,14 +162,19 @@ fn term_query(f: &Fields, term: &str) -> Box<dyn Query> {
     ];
     let d = fuzzy_distance(term);
     if d > 0 {
-        clauses.push(boosted(
-            Box::new(FuzzyTermQuery::new(t(f.name_tokens), d, true)),
-            FUZZY,
-        ));
-        clauses.push(boosted(
-            Box::new(FuzzyTermQuery::new(t(f.description), d, true)),
-            FUZZY,
-        ));
+        // The automaton depends on the text only, not the field: one build serves both fields.
+        if let Ok(dfa) = FuzzyTermQuery::new(t(f.name_tokens), d, true).automaton() {
+            let automaton = Arc::new(dfa);
+            for field in [f.name_tokens, f.description] {
+                clauses.push(boosted(
+                    Box::new(SharedFuzzy {
+                        field,
+                        automaton: automaton.clone(),
+                    }),
+                    FUZZY,
+                ));
+            }
+        }
     }
     Box::new(BooleanQuery::new(clauses))
 }

@@ -7,7 +7,6 @@ use super::index::{Result, SearchIndex, SegmentDocs, Snapshot};
 use super::query::{self, Parsed, ParsedQuery};
 use crate::store::{PrivateSkill, Store, Viewer};
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::AllQuery;
@@ -276,18 +275,23 @@ impl SearchIndex {
         }
     }
 
-    /// Live downloads (stored + unflushed) of the given skills.
+    /// Live downloads (stored + unflushed) of the given skills, in their order.
     fn live_downloads(
         &self,
         store: &Store,
         pending: &dyn Fn(&str) -> i64,
         ids: &[&str],
-    ) -> Result<HashMap<String, i64>> {
+    ) -> Result<Vec<i64>> {
         let mut stored = match &self.live {
             Some(live) => live.downloads(store, ids)?,
-            None => store.downloads_of(ids)?,
+            None => {
+                let m = store.downloads_of(ids)?;
+                ids.iter()
+                    .map(|id| m.get(*id).copied().unwrap_or(0))
+                    .collect()
+            }
         };
-        for (id, n) in stored.iter_mut() {
+        for (n, id) in stored.iter_mut().zip(ids) {
             *n += pending(id);
         }
         Ok(stored)
@@ -330,13 +334,10 @@ impl SearchIndex {
             total,
             hits: page
                 .iter()
-                .map(|m| {
-                    let id = meta(m).id.clone();
-                    let downloads = downloads.get(&*id).copied().unwrap_or(0);
-                    Hit {
-                        skill_id: id,
-                        downloads,
-                    }
+                .zip(downloads)
+                .map(|(m, downloads)| Hit {
+                    skill_id: meta(m).id.clone(),
+                    downloads,
                 })
                 .collect(),
         })
@@ -378,10 +379,8 @@ impl SearchIndex {
         // Sort keys resolved once: a tie group can hold thousands of documents.
         let mut keyed: Vec<(Match, i64, &str)> = matches
             .iter()
-            .map(|m| {
-                let d = meta(m);
-                (*m, downloads.get(&*d.id).copied().unwrap_or(0), &*d.name)
-            })
+            .zip(downloads)
+            .map(|(m, n)| (*m, n, &*meta(m).name))
             .collect();
         keyed.sort_unstable_by(|(a, da, na), (b, db, nb)| {
             primary(a, b)

@@ -297,7 +297,7 @@ pub struct LiveCache {
 struct CacheState {
     version: Option<i64>,
     private: Option<Arc<Vec<PrivateSkill>>>,
-    downloads: HashMap<String, i64>,
+    downloads: HashMap<Arc<str>, i64>,
 }
 
 /// Bounds the download cache; it is cleared when full (a search touches at most a few thousand skills).
@@ -350,34 +350,38 @@ impl LiveCache {
         Ok(fresh)
     }
 
-    /// Stored downloads of each skill (unflushed increments are the caller's).
-    pub fn downloads(&self, store: &Store, ids: &[&str]) -> Result<HashMap<String, i64>> {
+    /// Stored downloads of each skill, in the order of `ids` (unflushed increments are the caller's).
+    pub fn downloads(&self, store: &Store, ids: &[&str]) -> Result<Vec<i64>> {
         let v = self.validate()?;
-        let mut out = HashMap::with_capacity(ids.len());
-        let mut missing = Vec::new();
+        let mut out = Vec::with_capacity(ids.len());
+        let mut missing: Vec<(usize, &str)> = Vec::new();
         {
             let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            for id in ids {
+            for (i, id) in ids.iter().enumerate() {
                 match s.downloads.get(*id) {
-                    Some(n) => {
-                        out.insert((*id).to_string(), *n);
+                    Some(n) => out.push(*n),
+                    None => {
+                        out.push(0);
+                        missing.push((i, id));
                     }
-                    None => missing.push(*id),
                 }
             }
         }
         if !missing.is_empty() {
-            let fresh = store.downloads_of(&missing)?;
+            let ask: Vec<&str> = missing.iter().map(|(_, id)| *id).collect();
+            let fresh = store.downloads_of(&ask)?;
+            for (i, id) in &missing {
+                out[*i] = fresh.get(*id).copied().unwrap_or(0);
+            }
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if s.version == Some(v) {
                 if s.downloads.len() + fresh.len() > MAX_CACHED_DOWNLOADS {
                     s.downloads.clear();
                 }
-                for (k, n) in &fresh {
-                    s.downloads.insert(k.clone(), *n);
+                for (k, n) in fresh {
+                    s.downloads.insert(Arc::from(k), n);
                 }
             }
-            out.extend(fresh);
         }
         Ok(out)
     }
