@@ -53,6 +53,17 @@ class Browser:
     def text(self):
         return self.cmd("POST", "/execute/sync", {"script": "return document.body.innerText;", "args": []})
 
+    def wait_text(self, needle, timeout=10.0):
+        """The page text once it contains `needle` (a form submit may return before the next page has
+        loaded), or the last text seen after `timeout` seconds."""
+        import time
+        deadline = time.monotonic() + timeout
+        body = self.text()
+        while needle not in body and time.monotonic() < deadline:
+            time.sleep(0.05)
+            body = self.text()
+        return body
+
     def screenshot(self, name):
         import base64
         png = base64.b64decode(self.cmd("GET", "/screenshot"))
@@ -81,12 +92,13 @@ try:
     status, start = call("POST", f"{REGISTRY}/api/v1/cli-auth/start", {"state": "browser-test-state", "deviceName": "CI laptop"})
     check("start", status == 200, start)
     b.go(start["authUrl"])
-    check("sign-in form shown", "Reported by the device: CI laptop" in b.text(), b.text())
+    body = b.wait_text("Reported by the device")
+    check("sign-in form shown", "Reported by the device: CI laptop" in body, body)
     b.type("#login", "alice")
     b.type("#password", "correct horse battery")
     b.screenshot("consent-sign-in")
     b.click("button[type=submit]")
-    body = b.text()
+    body = b.wait_text("Approve CLI sign-in")
     check("consent page shown", "Approve CLI sign-in" in body and "Signed in as alice" in body, body)
     check("consent warning", "Approve only if you ran tank login yourself" in body, body)
     b.screenshot("consent")
@@ -94,7 +106,7 @@ try:
     check("exchange pending", pending[0] == 400 and pending[1]["error"] == "AUTHORIZATION_PENDING", pending)
     # The Approve button is the second form's button (Deny comes first).
     b.click("form:nth-of-type(2) button")
-    body = b.text()
+    body = b.wait_text("Approved")
     check("approved page", "Approved — you can close this window" in body, body)
     b.screenshot("consent-approved")
     status, ex = call("POST", f"{REGISTRY}/api/v1/cli-auth/exchange", {"sessionCode": start["sessionCode"], "state": "browser-test-state"})
@@ -105,11 +117,11 @@ try:
     check("exchange is single use", status == 400 and again["error"] == "INVALID_SESSION", again)
     # The tokens page of the signed-in browser lists the CLI token.
     b.go(f"{REGISTRY}/account/tokens")
-    body = b.text()
+    body = b.wait_text("CLI login")
     check("tokens page lists the CLI token", "CLI login: CI laptop" in body, body)
     b.type("#label", "deploy key")
     b.click("form[action='/account/tokens'] button")
-    body = b.text()
+    body = b.wait_text("shown only once")
     check("new token shown once", "shown only once" in body, body)
     b.screenshot("tokens")
 finally:
