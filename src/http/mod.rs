@@ -10,7 +10,7 @@ mod health;
 pub mod idle;
 pub mod limit;
 mod publish;
-mod search;
+pub(crate) mod search;
 mod skills;
 mod stars;
 

@@ -1,13 +1,14 @@
 //! `GET /api/v1/search` (SPEC §3.3): parameters, optional authentication (it only changes visibility) and
 //! the response rows, read live from SQLite. Matching and ranking are `crate::search`'s.
 
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::domain::format_ts;
 use crate::error::AppError;
 use crate::http::extract::{parse_query, query_get, viewer_of};
 use crate::http::limit::RateGate;
 use crate::issue_path;
 use crate::search::{self, MAX_LIMIT, MAX_PAGE, MAX_QUERY_CHARS};
+use crate::store::Viewer;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +36,78 @@ fn clamped(raw: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
     digits.parse::<u64>().unwrap_or(u64::MAX).clamp(min, max)
 }
 
+/// One search result as the API (§3.3) and the home page (§3.23) show it.
+pub struct ResultRow {
+    pub name: String,
+    pub description: String,
+    pub visibility: crate::domain::Visibility,
+    pub latest_version: String,
+    pub audit_score: i64,
+    pub verdict: String,
+    pub publisher: Option<String>,
+    pub downloads: i64,
+    pub stars: i64,
+    pub updated_at: i64,
+}
+
+impl ResultRow {
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "visibility": self.visibility,
+            "latestVersion": self.latest_version,
+            "auditScore": self.audit_score,
+            "verdict": self.verdict,
+            "scanVerdict": self.verdict.to_ascii_lowercase(),
+            "publisher": self.publisher,
+            "downloads": self.downloads,
+            "stars": self.stars,
+            "updatedAt": format_ts(self.updated_at),
+        })
+    }
+}
+
+/// Runs a search for `viewer` (blocking: call from `spawn_blocking`). Returns the accessible total and the page.
+pub fn run_search(
+    app: &App,
+    viewer: &Viewer,
+    q: &str,
+    page: u64,
+    limit: u64,
+) -> Result<(u64, Vec<ResultRow>), AppError> {
+    let parsed = search::parse(q);
+    let pending_by_skill = app.downloads.pending_by_skill();
+    let pending = |skill_id: &str| pending_by_skill.get(skill_id).copied().unwrap_or(0);
+    let found = app
+        .search
+        .search(&app.store, viewer, &pending, &parsed, page, limit)
+        .map_err(AppError::internal)?;
+    let ids: Vec<&str> = found.hits.iter().map(|h| &*h.skill_id).collect();
+    let rows = app.store.search_rows(&ids)?;
+    let results = rows
+        .iter()
+        .map(|r| ResultRow {
+            name: r.name.clone(),
+            description: r.description.clone(),
+            visibility: r.visibility,
+            latest_version: r.latest_version.clone(),
+            audit_score: r.audit_score,
+            verdict: r.verdict.clone(),
+            publisher: r.publisher.clone(),
+            downloads: found
+                .hits
+                .iter()
+                .find(|h| *h.skill_id == r.id)
+                .map(|h| h.downloads)
+                .unwrap_or(0),
+            stars: r.stars,
+            updated_at: r.updated_at,
+        })
+        .collect();
+    Ok((found.total, results))
+}
+
 /// `GET /api/v1/search`.
 pub async fn search_skills(
     State(app): State<AppState>,
@@ -55,46 +128,10 @@ pub async fn search_skills(
     let page = clamped(query_get(&params, "page"), 1, 1, MAX_PAGE);
     let limit = clamped(query_get(&params, "limit"), DEFAULT_LIMIT, 1, MAX_LIMIT);
     let viewer = viewer_of(&id);
-    let parsed = search::parse(&q);
-
     let app2 = app.clone();
-    let (total, rows) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-        let app = app2;
-        let pending_by_skill = app.downloads.pending_by_skill();
-        let pending = |skill_id: &str| pending_by_skill.get(skill_id).copied().unwrap_or(0);
-        let found = app
-            .search
-            .search(&app.store, &viewer, &pending, &parsed, page, limit)
-            .map_err(AppError::internal)?;
-        let ids: Vec<&str> = found.hits.iter().map(|h| &*h.skill_id).collect();
-        let rows = app.store.search_rows(&ids)?;
-        let results: Vec<Value> = rows
-            .iter()
-            .map(|r| {
-                let downloads = found
-                    .hits
-                    .iter()
-                    .find(|h| *h.skill_id == r.id)
-                    .map(|h| h.downloads)
-                    .unwrap_or(0);
-                json!({
-                    "name": r.name,
-                    "description": r.description,
-                    "visibility": r.visibility,
-                    "latestVersion": r.latest_version,
-                    "auditScore": r.audit_score,
-                    "verdict": r.verdict,
-                    "scanVerdict": r.verdict.to_ascii_lowercase(),
-                    "publisher": r.publisher,
-                    "downloads": downloads,
-                    "stars": r.stars,
-                    "updatedAt": format_ts(r.updated_at),
-                })
-            })
-            .collect();
-        Ok((found.total, results))
-    })
-    .await??;
+    let (total, rows) =
+        tokio::task::spawn_blocking(move || run_search(&app2, &viewer, &q, page, limit)).await??;
+    let rows: Vec<Value> = rows.iter().map(ResultRow::to_json).collect();
     Ok(Json(json!({
         "results": rows,
         "page": page,

@@ -1143,3 +1143,39 @@ async fn consent_page_error_states() {
     assert_eq!(r.status, StatusCode::GONE);
     assert!(r.body.contains("already denied"));
 }
+
+#[tokio::test]
+async fn home_page_searches_with_the_session_user() {
+    let srv = TestServer::start().await;
+    user_with_password(&srv, "alice", "correct horse", false);
+    srv.create_org("acme", "alice");
+    let tok = srv.token("alice", "skills:read,skills:publish");
+    srv.publish(&tok, json!({"name": "@acme/weather", "version": "1.0.0", "description": "Forecasts for <b>hikers</b>."}), skill_tgz("@acme/weather", "1.0.0")).await;
+    srv.publish(&tok, json!({"name": "@acme/secret-tool", "version": "1.0.0", "visibility": "private", "description": "Internal weather tooling."}), skill_tgz("@acme/secret-tool", "1.0.0")).await;
+
+    let mut anon = Browser::default();
+    let page = anon.get(&srv, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<h1>Tank Registry</h1>"));
+    assert!(page.body.contains("@acme/weather"));
+    assert!(
+        !page.body.contains("@acme/secret-tool"),
+        "private skills are invisible to anonymous users"
+    );
+    assert!(
+        !page.body.contains("<b>hikers</b>"),
+        "interpolated text is escaped"
+    );
+    assert!(page.body.contains("hikers"), "{}", page.body);
+    let page = anon.get(&srv, "/?q=weather").await;
+    assert!(page.body.contains("(1)"), "{}", page.body);
+    assert!(page.body.contains("tank install @acme/weather"));
+
+    let mut member = Browser::default();
+    member.sign_in(&srv, "alice", "correct horse").await;
+    let page = member.get(&srv, "/?q=weather").await;
+    assert!(page.body.contains("@acme/secret-tool") && page.body.contains("@acme/weather"));
+    assert!(page.body.contains("(2)"));
+    let page = member.get(&srv, "/?q=zzzzqq").await;
+    assert!(page.body.contains("No skills found."));
+}
