@@ -107,6 +107,26 @@ pub fn hash_password(pw: &str) -> Result<String, AdminError> {
         .to_string())
 }
 
+/// The field rules shared by `user create` and `user update` (SPEC §9.4); reads and hashes the password when
+/// `--password-stdin` is given.
+fn check_user_fields(
+    email: &Option<String>,
+    display_name: &Option<String>,
+    password_stdin: bool,
+) -> Result<Option<String>, AdminError> {
+    if let Some(e) = email {
+        check_email(e)?;
+    }
+    if let Some(d) = display_name {
+        check_display(d)?;
+    }
+    if password_stdin {
+        Ok(Some(hash_password(&password_from_stdin()?)?))
+    } else {
+        Ok(None)
+    }
+}
+
 pub fn user(config: &Config, cmd: UserCommand) -> Out {
     match cmd {
         UserCommand::Create {
@@ -120,17 +140,7 @@ pub fn user(config: &Config, cmd: UserCommand) -> Out {
             if !valid_slug(&name) {
                 return Err(AdminError::usage(format!("invalid username {name:?}")));
             }
-            if let Some(e) = &email {
-                check_email(e)?;
-            }
-            if let Some(d) = &display_name {
-                check_display(d)?;
-            }
-            let password_hash = if password_stdin {
-                Some(hash_password(&password_from_stdin()?)?)
-            } else {
-                None
-            };
+            let password_hash = check_user_fields(&email, &display_name, password_stdin)?;
             let store = open_store(config)?;
             let u = store.create_user(&NewUser {
                 username: name,
@@ -151,17 +161,7 @@ pub fn user(config: &Config, cmd: UserCommand) -> Out {
             disabled,
             password_stdin,
         } => {
-            if let Some(e) = &email {
-                check_email(e)?;
-            }
-            if let Some(d) = &display_name {
-                check_display(d)?;
-            }
-            let password_hash = if password_stdin {
-                Some(hash_password(&password_from_stdin()?)?)
-            } else {
-                None
-            };
+            let password_hash = check_user_fields(&email, &display_name, password_stdin)?;
             let store = open_store(config)?;
             store.update_user(
                 &name,

@@ -284,49 +284,45 @@ struct ConfirmBody {
     readme: Option<String>,
 }
 
+/// A required string field of the confirm body: its value, or an issue (`Required` when absent, `invalid`
+/// for a string that breaks the rule, `not_string` for any other JSON value).
+fn required_str(
+    v: &Value,
+    key: &str,
+    ok: impl Fn(&str) -> bool,
+    invalid: &str,
+    not_string: &str,
+    issues: &mut Vec<crate::domain::Issue>,
+) -> String {
+    let message = match v.get(key) {
+        Some(Value::String(s)) if ok(s) => return s.clone(),
+        Some(Value::String(_)) => invalid,
+        Some(_) => not_string,
+        None => "Required",
+    };
+    issues.push(crate::domain::Issue::new(issue_path![key], message));
+    String::new()
+}
+
 fn validate_confirm(v: &Value) -> Result<ConfirmBody, AppError> {
     let mut issues = Vec::new();
-    let version_id = match v.get("versionId") {
-        Some(Value::String(s)) if (1..=64).contains(&s.chars().count()) => s.clone(),
-        Some(Value::String(_)) => {
-            issues.push(crate::domain::Issue::new(
-                issue_path!["versionId"],
-                "Must be 1 to 64 characters.",
-            ));
-            String::new()
-        }
-        Some(_) => {
-            issues.push(crate::domain::Issue::new(
-                issue_path!["versionId"],
-                "Expected a string.",
-            ));
-            String::new()
-        }
-        None => {
-            issues.push(crate::domain::Issue::new(
-                issue_path!["versionId"],
-                "Required",
-            ));
-            String::new()
-        }
-    };
-    let integrity = match v.get("integrity") {
-        Some(Value::String(s)) if valid_integrity(s) => s.clone(),
-        Some(_) => {
-            issues.push(crate::domain::Issue::new(
-                issue_path!["integrity"],
-                "Expected sha512- followed by the base64 of a 64-byte digest.",
-            ));
-            String::new()
-        }
-        None => {
-            issues.push(crate::domain::Issue::new(
-                issue_path!["integrity"],
-                "Required",
-            ));
-            String::new()
-        }
-    };
+    let version_id = required_str(
+        v,
+        "versionId",
+        |s| (1..=64).contains(&s.chars().count()),
+        "Must be 1 to 64 characters.",
+        "Expected a string.",
+        &mut issues,
+    );
+    let integrity_msg = "Expected sha512- followed by the base64 of a 64-byte digest.";
+    let integrity = required_str(
+        v,
+        "integrity",
+        valid_integrity,
+        integrity_msg,
+        integrity_msg,
+        &mut issues,
+    );
     let skill_id = match v.get("skillId") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),

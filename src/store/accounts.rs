@@ -398,12 +398,7 @@ impl Store {
                     "the name {slug} is already taken by a user or organisation"
                 )));
             }
-            let owner_id: String = tx
-                .query_row("SELECT id FROM users WHERE username = ?1", [owner], |r| {
-                    r.get(0)
-                })
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("no user named {owner}")))?;
+            let owner_id = user_id_by_name(&tx, owner)?;
             let id = new_id("org");
             tx.execute(
                 "INSERT INTO orgs (id, slug, created_at) VALUES (?1, ?2, ?3)",
@@ -425,14 +420,7 @@ impl Store {
                 .query_row("SELECT id FROM orgs WHERE slug = ?1", [slug], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("no organisation named {slug}")))?;
-            let user_id: String = c
-                .query_row(
-                    "SELECT id FROM users WHERE username = ?1",
-                    [username],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("no user named {username}")))?;
+            let user_id = user_id_by_name(c, username)?;
             if member {
                 c.execute(
                     "INSERT OR IGNORE INTO org_members (org_id, user_id) VALUES (?1, ?2)",
@@ -456,14 +444,7 @@ impl Store {
     pub fn set_grant(&self, skill: &str, username: &str, grant: bool) -> Result<()> {
         self.write(|c| {
             let skill_id = published_skill_id(c, skill)?;
-            let user_id: String = c
-                .query_row(
-                    "SELECT id FROM users WHERE username = ?1",
-                    [username],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("no user named {username}")))?;
+            let user_id = user_id_by_name(c, username)?;
             if grant {
                 c.execute(
                     "INSERT OR IGNORE INTO grants (skill_id, user_id) VALUES (?1, ?2)",
@@ -490,6 +471,17 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// A user's id by username, or the admin commands' "no user named …" error.
+fn user_id_by_name(c: &Connection, username: &str) -> Result<String> {
+    c.query_row(
+        "SELECT id FROM users WHERE username = ?1",
+        [username],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("no user named {username}")))
 }
 
 fn published_skill_id(c: &Connection, name: &str) -> Result<String> {
