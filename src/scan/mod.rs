@@ -8,13 +8,21 @@
 //! own file and putting it into `LATER_STAGES`.
 
 pub mod agent;
+pub mod code;
 pub mod files;
 pub mod frontmatter;
 pub mod ingest;
+pub mod injection;
+pub mod kinds;
 pub mod packed;
 pub mod report;
 pub mod score;
+pub mod secrets;
+pub mod shell;
 pub mod structure;
+pub mod supply;
+pub mod syntax;
+pub mod vocab;
 
 pub use files::{FileSet, PackedContent, ScanFile};
 pub use report::{
