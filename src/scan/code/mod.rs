@@ -5,6 +5,9 @@
 //!
 //! NOTE: interface skeleton; the analysers are being written.
 
+pub mod js;
+pub mod python;
+
 use super::files::{FileSet, ScanFile};
 use super::report::Finding;
 use super::{StageCtx, StageError};

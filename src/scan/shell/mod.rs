@@ -45,6 +45,21 @@ pub fn analyze(_text: &str, _opts: &ShellOpts) -> Vec<ShellHit> {
     Vec::new()
 }
 
+/// One simple command of shell text after shell folding (§8.2): its line and words. A word that does not
+/// fold to a constant is `None` ("a non-constant operand counts as absent").
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimpleCommand {
+    pub line: u32,
+    pub argv: Vec<Option<String>>,
+}
+
+/// The simple commands of shell text, in source order (pipelines, lists, subshells, substitutions
+/// flattened), after stripping `sudo`/`env VAR=…`/`command`/`exec`/`nohup`/`time` wrappers is NOT done
+/// here (callers decide). Used by stage 5 for installer lines and by stage 3.
+pub fn commands(_text: &str, _deadline: Instant) -> Vec<SimpleCommand> {
+    Vec::new()
+}
+
 /// Stage 2 findings for shell scripts (kind Shell, by name, shebang or use) and for the command strings
 /// of agent configuration and IDE auto-run files (STR-010, STR-013), with §8.2 path lowering applied.
 pub fn stage2_findings(_ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
