@@ -89,6 +89,34 @@ pub enum Command {
     Check,
     /// Rebuild the search index from the database (asks a running server to do it).
     Reindex,
+    /// Scan a skill tarball offline (no data directory needed). Exit status: 0 PASS or PASS_WITH_NOTES,
+    /// 1 FLAGGED, 2 FAIL, 3 error.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The .tgz to scan, or - for standard input (at most 50 MiB).
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    pub format: ScanFormat,
+    /// A JSON file used as the scan's manifest (permissions, description, name).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Extra scanner blocklist entries, one per line.
+    #[arg(long, env = "TANK_SCANNER_BLOCKLIST")]
+    pub scanner_blocklist: Option<PathBuf>,
+    /// Wall-clock budget for the scan in seconds (5-300).
+    #[arg(long, env = "TANK_SCAN_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(5..=300))]
+    pub scan_timeout_secs: u64,
 }
 
 #[derive(Debug, Args)]

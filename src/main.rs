@@ -18,7 +18,10 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     init_tracing(cli.log_format);
     let mut config = Config::new(&cli.data_dir);
     let result = match cli.command {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
         Command::Access(c) => tank_registry::admin::access(&config, c),
         Command::Skill(c) => tank_registry::admin::skill(&config, c),
         Command::Reindex => tank_registry::search::reindex(&config),
+        Command::Scan(args) => return scan(&args),
         Command::Check => {
             config.durable = false;
             match tank_registry::admin::check(&config) {
@@ -49,6 +53,31 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {}", e.message);
             ExitCode::from(e.code as u8)
+        }
+    }
+}
+
+/// clap's usage errors exit 2, but for `scan` 2 means FAIL: there they exit 3 (SPEC §9.3).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || !std::env::args().skip(1).any(|a| a == "scan")
+    {
+        e.exit();
+    }
+    let _ = e.print();
+    ExitCode::from(tank_registry::scan::offline::EXIT_ERROR)
+}
+
+fn scan(args: &tank_registry::cli::ScanArgs) -> ExitCode {
+    match tank_registry::scan::offline::run(args) {
+        Ok((out, status)) => {
+            print!("{out}");
+            ExitCode::from(status)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(tank_registry::scan::offline::EXIT_ERROR)
         }
     }
 }

@@ -343,6 +343,13 @@ fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
             {
                 tracing::error!(error = %e, "cannot purge expired sessions");
             }
+            let store = sweep_app.store.clone();
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || store.purge_expired_scan_reports(now_ms()))
+                    .await
+            {
+                tracing::error!(error = %e, "cannot purge expired scan reports");
+            }
         }
     });
     vec![flush, search, sweeper]

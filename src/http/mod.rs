@@ -3,6 +3,7 @@
 //! and the request-body no-progress timeout).
 
 mod account;
+mod badge;
 mod cli_auth;
 pub mod extract;
 mod files;
@@ -10,6 +11,7 @@ mod health;
 pub mod idle;
 pub mod limit;
 mod publish;
+mod scan;
 pub(crate) mod search;
 mod skills;
 mod stars;
@@ -50,6 +52,9 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::web::routes())
         .route("/api/v1/search", get(search::search_skills))
+        .route("/api/v1/scan", post(scan::post_scan))
+        .route("/api/v1/scans/{scan_id}", get(scan::get_scan))
+        .route("/api/v1/badge/{*name}", get(badge::badge))
         .fallback(fallback)
         .with_state(state)
 }

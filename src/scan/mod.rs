@@ -10,10 +10,12 @@
 pub mod agent;
 pub mod code;
 pub mod files;
+pub mod format;
 pub mod frontmatter;
 pub mod ingest;
 pub mod injection;
 pub mod kinds;
+pub mod offline;
 pub mod packed;
 pub mod report;
 pub mod score;

@@ -6,6 +6,7 @@ mod accounts;
 mod login;
 mod publish;
 mod reads;
+mod scans;
 mod search;
 mod sessions;
 
@@ -13,6 +14,7 @@ pub use accounts::*;
 pub use login::*;
 pub use publish::*;
 pub use reads::*;
+pub use scans::*;
 pub use search::*;
 pub use sessions::*;
 
@@ -25,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_sessions_login.sql"),
+    include_str!("migrations/0003_scan_reports.sql"),
 ];
 
 /// How long an unpublished version row lives (SPEC §4.2).

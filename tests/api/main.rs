@@ -9,5 +9,6 @@ mod races;
 mod ratelimit;
 mod reads;
 mod routing;
+mod scan;
 mod search;
 mod visibility;
