@@ -1,6 +1,6 @@
 //! The 3-step publish (SPEC §3.4–§3.6): start, signed upload `PUT`, confirm.
 
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::{self, SCOPE_PUBLISH};
 use crate::domain::{format_ts, integrity_of, now_ms, version_key};
 use crate::error::AppError;
@@ -456,6 +456,7 @@ pub async fn confirm_publish(
         })?;
     let manifest: Value = serde_json::from_str(&row.manifest).map_err(AppError::internal)?;
     let timeout = app.config.scan_timeout;
+    let protected = protected_names(&app, &row.skill_name).await?;
     let start_readme = row.readme.clone();
     let confirm_readme = req.readme.clone();
     let analysed = tokio::task::spawn_blocking(move || {
@@ -464,6 +465,7 @@ pub async fn confirm_publish(
             &tarball,
             &manifest,
             confirm_readme.or(start_readme),
+            &protected,
             timeout,
         )
     })
@@ -537,6 +539,32 @@ pub async fn confirm_publish(
     .into_response())
 }
 
+/// SUP-007 at publication (SPEC §8.3): the unscoped names of this registry's public skills with ≥ 1,000
+/// downloads in another scope than the publishing skill's; the skill itself is excluded. Unscoped names share
+/// one global namespace, so a popular unscoped name protects against every publisher (chosen: there a squat
+/// is exactly the attack).
+async fn protected_names(app: &App, skill_name: &str) -> Result<Vec<String>, AppError> {
+    let store = app.store.clone();
+    let names = tokio::task::spawn_blocking(move || store.popular_public_names(1000)).await??;
+    let scope_of = |n: &str| {
+        n.strip_prefix('@')
+            .and_then(|r| r.split_once('/'))
+            .map(|(s, _)| s.to_string())
+    };
+    let own = scope_of(skill_name);
+    let mut out: Vec<String> = names
+        .iter()
+        .filter(|n| {
+            let scope = scope_of(n);
+            n.as_str() != skill_name && (scope.is_none() || scope != own)
+        })
+        .map(|n| n.rsplit('/').next().unwrap_or(n).to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 struct Analysed {
     report_json: String,
     audit_score: i64,
@@ -554,6 +582,7 @@ fn analyse(
     tarball: &[u8],
     manifest: &Value,
     readme: Option<String>,
+    protected_names: &[String],
     timeout: std::time::Duration,
 ) -> Result<Analysed, AppError> {
     let unreadable = || {
@@ -584,7 +613,7 @@ fn analyse(
         tarball,
         manifest: Some(manifest),
         readme: Some(&readme),
-        protected_names: &[],
+        protected_names,
         timeout,
     });
     if let Some(b) = &report.blocking {

@@ -213,6 +213,22 @@ impl Store {
         })
     }
 
+    /// Full names of public skills with at least `min` stored downloads (SUP-007's registry-protected names,
+    /// SPEC §8.3: ≥ 1,000 downloads; the caller drops the publishing skill's own scope).
+    pub fn popular_public_names(&self, min: i64) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT s.name FROM skills s JOIN versions v ON v.skill_id = s.id AND v.state = 'published' \
+                 WHERE s.visibility = 'public' AND s.latest_version_id IS NOT NULL \
+                 GROUP BY s.id HAVING SUM(v.downloads) >= ?1 ORDER BY s.name",
+            )?;
+            let names = st
+                .query_map([min], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(names)
+        })
+    }
+
     pub fn star_count(&self, skill_id: &str) -> Result<i64> {
         self.read(|c| {
             Ok(c.query_row(
