@@ -11,9 +11,9 @@ mod health;
 pub mod idle;
 pub mod limit;
 mod publish;
-mod scan;
+pub(crate) mod scan;
 pub(crate) mod search;
-mod skills;
+pub(crate) mod skills;
 mod stars;
 
 use crate::app::AppState;

@@ -51,6 +51,11 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
+    /// The skill page of this result (SPEC §3.23 "links to skill pages").
+    pub fn page(&self) -> String {
+        crate::web::skill_page_path(&self.name)
+    }
+
     fn to_json(&self) -> Value {
         json!({
             "name": self.name,

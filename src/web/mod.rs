@@ -5,7 +5,12 @@
 
 mod home;
 pub mod login;
+mod markdown;
+mod scans;
 mod setup;
+mod skill;
+
+pub use skill::page_path as skill_page_path;
 mod tokens;
 
 use crate::app::{App, AppState};
@@ -44,6 +49,11 @@ pub fn routes() -> Router<AppState> {
             get(tokens::tokens_page).post(tokens::create_token),
         )
         .route("/account/tokens/{id}/revoke", post(tokens::revoke_token))
+        .route(
+            "/skills/{*rest}",
+            get(skill::skill_page).post(skill::star_form),
+        )
+        .route("/scans/{scan_id}", get(scans::scan_page))
         .route("/assets/{file}", get(asset))
         .route("/favicon.ico", get(favicon))
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use tank_registry::store::{Durability, NewUser, Store};
 
 /// Creates a user with a password the way `user create --password-stdin` does.
-fn user_with_password(srv: &TestServer, name: &str, password: &str, admin: bool) {
+pub(crate) fn user_with_password(srv: &TestServer, name: &str, password: &str, admin: bool) {
     let store = Store::open(&srv.config.db_path(), Durability::Full).unwrap();
     store
         .create_user(&NewUser {
@@ -24,19 +24,19 @@ fn user_with_password(srv: &TestServer, name: &str, password: &str, admin: bool)
 
 /// A browser: cookies in, cookies out, no redirects followed.
 #[derive(Default)]
-struct Browser {
-    cookies: HashMap<String, String>,
+pub(crate) struct Browser {
+    pub(crate) cookies: HashMap<String, String>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
     /// The value of the hidden input `name` (first occurrence).
-    fn hidden(&self, name: &str) -> String {
+    pub(crate) fn hidden(&self, name: &str) -> String {
         let needle = format!("name=\"{name}\" value=\"");
         let i = self
             .body
@@ -45,13 +45,13 @@ impl Page {
             + needle.len();
         self.body[i..self.body[i..].find('"').unwrap() + i].to_string()
     }
-    fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         self.headers["location"].to_str().unwrap().to_string()
     }
 }
 
 impl Browser {
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         srv: &TestServer,
         method: Method,
@@ -95,15 +95,20 @@ impl Browser {
             body: resp.text().await.unwrap(),
         }
     }
-    async fn get(&mut self, srv: &TestServer, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, srv: &TestServer, path: &str) -> Page {
         self.send(srv, Method::GET, path, None).await
     }
-    async fn post(&mut self, srv: &TestServer, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(
+        &mut self,
+        srv: &TestServer,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Page {
         self.send(srv, Method::POST, path, Some(form)).await
     }
 
     /// Signs in through /login.
-    async fn sign_in(&mut self, srv: &TestServer, login: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, srv: &TestServer, login: &str, password: &str) -> Page {
         let page = self.get(srv, "/login").await;
         let csrf = page.hidden("csrf_token");
         self.post(

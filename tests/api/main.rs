@@ -4,6 +4,7 @@ mod support;
 
 mod core;
 mod login;
+mod pages;
 mod publish;
 mod races;
 mod ratelimit;
