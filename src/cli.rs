@@ -89,6 +89,12 @@ pub enum Command {
     Check,
     /// Rebuild the search index from the database (asks a running server to do it).
     Reindex,
+    /// Write a consistent snapshot (database, blobs, secret key) to an absent or empty directory; safe while
+    /// the server runs. Restore by starting with --data-dir DEST_DIR.
+    Backup {
+        /// Destination directory (must be absent or empty).
+        dest_dir: PathBuf,
+    },
     /// Scan a skill tarball offline (no data directory needed). Exit status: 0 PASS or PASS_WITH_NOTES,
     /// 1 FLAGGED, 2 FAIL, 3 error.
     Scan(ScanArgs),

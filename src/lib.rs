@@ -7,6 +7,7 @@ pub mod admin;
 pub mod app;
 pub mod archive;
 pub mod auth;
+pub mod backup;
 pub mod blobs;
 pub mod cli;
 pub mod config;

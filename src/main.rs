@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Skill(c) => tank_registry::admin::skill(&config, c),
         Command::Reindex => tank_registry::search::reindex(&config),
         Command::Scan(args) => return scan(&args),
+        Command::Backup { dest_dir } => tank_registry::backup::run(&config, &dest_dir),
         Command::Check => {
             config.durable = false;
             match tank_registry::admin::check(&config) {

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod backup;
 mod core;
 mod login;
 mod pages;
