@@ -29,6 +29,8 @@ pub struct App {
     pub search: Arc<crate::search::SearchIndex>,
     /// Rate-limit buckets (SPEC §2.9); `http::limit` decides what is counted.
     pub limiter: crate::ratelimit::Limiter,
+    /// Counters of `GET /metrics` (SPEC §3.22).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// In-process locks per (skill, version without build metadata), SPEC §4.3. Entries are dropped when no

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod manifest;
+pub mod metrics;
 pub mod permissions;
 pub mod ratelimit;
 pub mod scan;

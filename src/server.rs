@@ -211,6 +211,7 @@ pub async fn serve_data(
         throttle: Default::default(),
         search,
         limiter: crate::ratelimit::Limiter::new(&config.rate_limits),
+        metrics: Default::default(),
         config: config.clone(),
     });
     let tasks = spawn_runtime_tasks(app.clone());

@@ -74,7 +74,18 @@ impl RateGate {
     }
 
     fn admit(&self, app: &App, caller: Caller, scan: bool) -> Result<(), AppError> {
-        self.decide(app.limiter.admit(&caller, scan, Instant::now()))
+        let bucket = match &caller {
+            Caller::Anonymous(_) if scan => "anonymous_scan",
+            Caller::Anonymous(_) => "anonymous",
+            Caller::Token { pro: true, .. } | Caller::Session { pro: true, .. } => "pro",
+            Caller::Token { .. } => "token",
+            Caller::Session { .. } => "session",
+        };
+        let r = self.decide(app.limiter.admit(&caller, scan, Instant::now()));
+        if matches!(r, Err(AppError::RateLimited { .. })) {
+            app.metrics.rate_limited(bucket);
+        }
+        r
     }
 
     /// A 401 counts in the IP bucket and is answered as a 401 (authentication precedes the rate limit).

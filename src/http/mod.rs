@@ -10,6 +10,7 @@ mod files;
 mod health;
 pub mod idle;
 pub mod limit;
+mod metrics;
 mod publish;
 pub(crate) mod scan;
 pub(crate) mod search;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scan", post(scan::post_scan))
         .route("/api/v1/scans/{scan_id}", get(scan::get_scan))
         .route("/api/v1/badge/{*name}", get(badge::badge))
+        .route("/metrics", get(metrics::metrics))
         .fallback(fallback)
         .with_state(state)
 }
@@ -231,9 +233,16 @@ pub async fn wrap(app: &crate::app::App, router: Router, mut req: Request) -> Re
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
     }
+    let route = route_template(&path_for_log);
+    app.metrics.request(
+        method.as_str(),
+        route,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::info!(
         method = %method,
-        route = %route_template(&path_for_log),
+        route = %route,
         status = resp.status().as_u16(),
         duration_ms = started.elapsed().as_millis() as u64,
         request_id = %request_id,
@@ -242,24 +251,71 @@ pub async fn wrap(app: &crate::app::App, router: Router, mut req: Request) -> Re
     resp
 }
 
-/// A route template for logs: never the raw path, which may carry names or secrets (SPEC §2.13).
-fn route_template(path: &str) -> &'static str {
-    if path == "/api/health" || path == "/api/v1/health" {
-        "/api/v1/health"
-    } else if path == "/api/v1/skills" {
-        "/api/v1/skills"
-    } else if path == "/api/v1/skills/confirm" {
-        "/api/v1/skills/confirm"
-    } else if path.starts_with("/api/v1/skills/") {
-        "/api/v1/skills/{name}/…"
-    } else if path.starts_with("/api/v1/uploads/") {
-        "/api/v1/uploads/{versionId}"
-    } else if path == "/api/v1/auth/whoami" {
-        "/api/v1/auth/whoami"
-    } else if path.starts_with("/api/") {
-        "/api/…"
+/// The route template of a path, for logs and metrics: never the raw path, which may carry names or
+/// secrets (SPEC §2.13, §3.22).
+pub fn route_template(path: &str) -> &'static str {
+    const EXACT: [&str; 21] = [
+        "/api/v1/skills",
+        "/api/v1/skills/confirm",
+        "/api/v1/auth/whoami",
+        "/api/v1/cli-auth/start",
+        "/api/v1/cli-auth/authorize",
+        "/api/v1/cli-auth/exchange",
+        "/api/v1/search",
+        "/api/v1/scan",
+        "/api/v1/openapi.json",
+        "/api/v1/health",
+        "/metrics",
+        "/",
+        "/login",
+        "/logout",
+        "/setup",
+        "/account/tokens",
+        "/favicon.ico",
+        "/api/health",
+        "/api/v1",
+        "/api",
+        "/account",
+    ];
+    if let Some(t) = EXACT.iter().find(|t| **t == path) {
+        return if *t == "/api/health" {
+            "/api/v1/health"
+        } else {
+            t
+        };
+    }
+    if let Some(tail) = path.strip_prefix("/api/v1/skills/") {
+        use skills::SkillRoute as R;
+        return match skills::parse_skill_path(tail).map(|(_, r)| r) {
+            Ok(R::Metadata) => "/api/v1/skills/{name}",
+            Ok(R::Versions) => "/api/v1/skills/{name}/versions",
+            Ok(R::Star) => "/api/v1/skills/{name}/star",
+            Ok(R::Detail(_)) => "/api/v1/skills/{name}/{version}",
+            Ok(R::Tarball(_)) => "/api/v1/skills/{name}/{version}/tarball",
+            Ok(R::Files(_)) => "/api/v1/skills/{name}/{version}/files",
+            Ok(R::File(..)) => "/api/v1/skills/{name}/{version}/files/{path}",
+            Ok(R::Scan(_)) => "/api/v1/skills/{name}/{version}/scan",
+            Err(_) => "/api/v1/skills/{unmatched}",
+        };
+    }
+    let prefixes: [(&str, &'static str); 7] = [
+        ("/api/v1/uploads/", "/api/v1/uploads/{versionId}"),
+        ("/api/v1/scans/", "/api/v1/scans/{scanId}"),
+        ("/api/v1/badge/", "/api/v1/badge/{name}"),
+        ("/account/tokens/", "/account/tokens/{id}/revoke"),
+        ("/skills/", "/skills/{name}"),
+        ("/scans/", "/scans/{scanId}"),
+        ("/assets/", "/assets/{file}"),
+    ];
+    for (p, t) in prefixes {
+        if path.starts_with(p) {
+            return t;
+        }
+    }
+    if path.starts_with("/api/") {
+        "/api/{unmatched}"
     } else {
-        "/…"
+        "/{unmatched}"
     }
 }
 

@@ -373,8 +373,25 @@ fn validate_confirm(v: &Value) -> Result<ConfirmBody, AppError> {
     })
 }
 
-/// `POST /api/v1/skills/confirm` (SPEC §3.6).
+/// `POST /api/v1/skills/confirm` (SPEC §3.6), counted for `tank_publish_total` (§3.22): a 200 published,
+/// a 422 rejected.
 pub async fn confirm_publish(
+    state: State<AppState>,
+    gate: Extension<RateGate>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let app = state.0.clone();
+    let r = confirm_inner(state, gate, headers, body).await;
+    match &r {
+        Ok(_) => app.metrics.publish(true),
+        Err(AppError::Validation { .. }) => app.metrics.publish(false),
+        Err(_) => {}
+    }
+    r
+}
+
+async fn confirm_inner(
     State(app): State<AppState>,
     Extension(gate): Extension<RateGate>,
     headers: HeaderMap,
@@ -459,9 +476,11 @@ pub async fn confirm_publish(
     let protected = protected_names(&app, &row.skill_name).await?;
     let start_readme = row.readme.clone();
     let confirm_readme = req.readme.clone();
+    let app_for_scan = app.clone();
     let analysed = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         analyse(
+            &app_for_scan.metrics,
             &tarball,
             &manifest,
             confirm_readme.or(start_readme),
@@ -579,6 +598,7 @@ struct Analysed {
 
 /// Archive check, readme choice, file list and scan (blocking; runs on the scan pool).
 fn analyse(
+    metrics: &crate::metrics::Metrics,
     tarball: &[u8],
     manifest: &Value,
     readme: Option<String>,
@@ -616,6 +636,7 @@ fn analyse(
         protected_names,
         timeout,
     });
+    metrics.scan(report.verdict.as_lower());
     if let Some(b) = &report.blocking {
         return Err(AppError::validation(
             issue_path!["tarball"],

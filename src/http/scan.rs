@@ -71,6 +71,7 @@ pub async fn post_scan(
     })
     .await?;
 
+    app.metrics.scan(report.verdict.as_lower());
     let scan_id = new_id("scan");
     let body = report.to_json(Some(&scan_id));
     let store = app.store.clone();

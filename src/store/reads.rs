@@ -229,6 +229,34 @@ impl Store {
         })
     }
 
+    /// The database gauges of `GET /metrics` (SPEC §3.22): skills with a published version, published
+    /// versions, recorded downloads, and skills whose `index_seq` is above the index's N.
+    pub fn metric_gauges(&self, index_seq: i64) -> Result<crate::metrics::Gauges> {
+        self.read(|c| {
+            let one = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<i64> {
+                c.query_row(sql, p, |r| r.get(0))
+            };
+            Ok(crate::metrics::Gauges {
+                skills: one(
+                    "SELECT COUNT(*) FROM skills WHERE latest_version_id IS NOT NULL",
+                    &[],
+                )?,
+                versions_published: one(
+                    "SELECT COUNT(*) FROM versions WHERE state = 'published'",
+                    &[],
+                )?,
+                downloads: one(
+                    "SELECT COALESCE(SUM(downloads), 0) FROM versions WHERE state = 'published'",
+                    &[],
+                )?,
+                index_lag: one(
+                    "SELECT COUNT(*) FROM skills WHERE index_seq > ?1",
+                    &[&index_seq],
+                )?,
+            })
+        })
+    }
+
     pub fn star_count(&self, skill_id: &str) -> Result<i64> {
         self.read(|c| {
             Ok(c.query_row(

@@ -5,6 +5,7 @@ mod support;
 mod backup;
 mod core;
 mod login;
+mod metrics;
 mod pages;
 mod publish;
 mod races;
