@@ -21,16 +21,18 @@
 //! Loopback only, bounded (a time budget stops the cycles early), and it stops the server by itself.
 //! `TANK_CRASH_SEED=<u64>` selects the kill schedule and payloads (default fixed); the seed is printed.
 
+mod common;
+
 use base64::Engine;
+use common::Server;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,118 +55,11 @@ const DEFAULT_SEED: u64 = 0x7a6e_6b5f_6372_6173;
 // The binary: CLI commands and a killable server.
 
 fn cli(data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin())
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run tank-registry");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::cli(&bin(), data, args)
 }
 
 fn cli_ok(data: &Path, args: &[&str]) -> String {
-    let (code, out, err) = cli(data, args);
-    assert_eq!(code, 0, "tank-registry {args:?} failed: {err}");
-    out.trim().to_string()
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `… listening on 127.0.0.1:PORT (public URL http://127.0.0.1:PORT)` → the public URL.
-fn public_url_of(line: &str) -> Option<String> {
-    let rest = &line[line.find("listening on ")?..];
-    let rest = &rest[rest.find("(public URL ")? + "(public URL ".len()..];
-    Some(rest[..rest.find(')')?].to_string())
-}
-
-struct Server {
-    child: Option<Child>,
-    url: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = Command::new(bin())
-            .arg("--data-dir")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off"])
-            .env("NO_COLOR", "1")
-            .env("TANK_LOG", "info")
-            .env_remove("TANK_PUBLIC_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the server");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let line = strip_ansi(&line);
-                if let Some(url) = public_url_of(&line) {
-                    let _ = tx.send(url);
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let mut server = Server {
-            child: Some(child),
-            url: String::new(),
-            log,
-        };
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => server.url = url,
-            Err(_) => {
-                server.kill();
-                panic!("the server did not start:\n{}", server.log_tail());
-            }
-        }
-        server
-    }
-
-    /// SIGKILL (std's `Child::kill` on Unix) and reap.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let log = self.log.lock().unwrap();
-        log[log.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    common::cli_ok(&bin(), data, args)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -958,7 +853,7 @@ async fn kill_9_at_random_points_keeps_the_registry_consistent() {
         });
     }
 
-    let mut server = Server::start(&data);
+    let mut server = Server::start(&bin(), &data);
     let mut cycles = 0;
     for (cycle, mode) in modes.into_iter().enumerate() {
         if cycle >= MIN_CYCLES && t0.elapsed() > BUDGET {
@@ -986,7 +881,7 @@ async fn kill_9_at_random_points_keeps_the_registry_consistent() {
             .count();
         temps_seen += temp_files(&data).len();
 
-        server = Server::start(&data);
+        server = Server::start(&bin(), &data);
         let ctx = Ctx::new(&server.url, &tokens);
         let mut snapshot = flows.lock().unwrap().clone();
         let when = format!("after kill #{}", cycle + 1);
@@ -997,7 +892,7 @@ async fn kill_9_at_random_points_keeps_the_registry_consistent() {
 
     // Final: one more restart, everything the oracle knows is published and consistent.
     server.kill();
-    server = Server::start(&data);
+    server = Server::start(&bin(), &data);
     let ctx = Ctx::new(&server.url, &tokens);
     let all = flows.lock().unwrap().clone();
     let published = verify(&data, &ctx, &all, "final").await;
