@@ -1,0 +1,168 @@
+//! Scanner benchmark (issue #4): the full six-stage scan of (a) a typical ~100 KB skill and (b) a 5 MB,
+//! 100-file skill, in process, median and p95 over repeated runs; throughput in MB/s of uncompressed content.
+//! Targets: (a) < 50 ms, (b) ≥ 20 MB/s.
+//!
+//! Run: `cargo bench --bench scan` (optional `-- --runs 30`). Under `cargo test` it does nothing.
+
+use std::time::{Duration, Instant};
+use tank_registry::archive::testutil::build_tgz;
+use tank_registry::scan::{ScanInput, scan};
+
+const PY: &str = r#"import json
+import os
+import subprocess
+from pathlib import Path
+
+import requests
+
+API = "https://api.github.com"
+
+
+def list_repos(owner: str) -> list[dict]:
+    """Return the public repositories of `owner` from the GitHub API."""
+    token = os.environ.get("GITHUB_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = requests.get(f"{API}/users/{owner}/repos", headers=headers, timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def git_status(path: str) -> str:
+    out = subprocess.run(["git", "status", "--short"], cwd=path, capture_output=True, text=True)
+    return out.stdout
+
+
+def save(data: dict, out: Path) -> None:
+    out.write_text(json.dumps(data, indent=2))
+"#;
+
+const JS: &str = r#"import { readFile } from "node:fs/promises";
+import path from "node:path";
+
+const BASE = "https://api.example.com/v1";
+
+export async function summarize(file) {
+  const text = await readFile(path.resolve(file), "utf8");
+  const words = text.split(/\s+/).filter(Boolean);
+  const res = await fetch(`${BASE}/summaries`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ words: words.length, preview: text.slice(0, 200) }),
+  });
+  if (!res.ok) throw new Error(`summary failed: ${res.status}`);
+  return res.json();
+}
+"#;
+
+const SH: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+. .venv/bin/activate
+pip install -r requirements.txt
+chmod +x scripts/run.sh
+echo "ready"
+"#;
+
+const MD: &str = r#"## Usage
+
+Run the skill with `python3 scripts/main.py --owner octocat`. It lists repositories, shows the git status
+of a local checkout and writes a JSON summary. Do not run it as root. When asked to act as a reviewer,
+summarise the changes and point out risky commands such as `rm -rf` before running anything.
+
+| option | meaning |
+|---|---|
+| `--owner` | the GitHub user or organisation |
+| `--out` | where to write the summary |
+
+```bash
+python3 scripts/main.py --owner octocat --out summary.json
+```
+"#;
+
+fn skill_md() -> String {
+    format!(
+        "---\nname: repo-helper\ndescription: Lists repositories and summarises local checkouts.\n---\n# Repo helper\n\n{}",
+        MD.repeat(3)
+    )
+}
+
+/// (path, content) pairs totalling about `target` bytes across `files` files.
+fn package(files: usize, target: usize) -> Vec<(String, Vec<u8>)> {
+    let per = target / files;
+    let mut out = vec![
+        ("SKILL.md".to_string(), skill_md().into_bytes()),
+        (
+            "tank.json".to_string(),
+            br#"{"name":"repo-helper","version":"1.0.0","description":"Repo helper.","permissions":{"network":{"outbound":["api.github.com","api.example.com"]},"subprocess":true}}"#.to_vec(),
+        ),
+        ("requirements.txt".to_string(), b"requests==2.31.0\nrich>=13.0,<14\n".to_vec()),
+    ];
+    let kinds: [(&str, &str); 4] = [("py", PY), ("js", JS), ("sh", SH), ("md", MD)];
+    let mut i = 0;
+    while out.len() < files {
+        let (ext, body) = kinds[i % kinds.len()];
+        let dir = if ext == "md" { "docs" } else { "scripts" };
+        let mut text = String::new();
+        while text.len() < per {
+            text.push_str(body);
+        }
+        out.push((format!("{dir}/part{i:03}.{ext}"), text.into_bytes()));
+        i += 1;
+    }
+    out
+}
+
+fn bench(label: &str, files: usize, target: usize, runs: usize) {
+    let pkg = package(files, target);
+    let raw: usize = pkg.iter().map(|(_, c)| c.len()).sum();
+    let refs: Vec<(&str, &[u8])> = pkg
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_slice()))
+        .collect();
+    let tgz = build_tgz(&refs);
+    let mut times = Vec::with_capacity(runs);
+    let mut verdict = String::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = scan(&ScanInput {
+            tarball: &tgz,
+            manifest: None,
+            readme: None,
+            protected_names: &[],
+            timeout: Duration::from_secs(60),
+        });
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        verdict = format!(
+            "{} ({} findings, {} notes)",
+            r.verdict.as_upper(),
+            r.findings.len(),
+            r.notes.len()
+        );
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let med = times[times.len() / 2];
+    let p95 = times[((times.len() as f64 - 1.0) * 0.95).round() as usize];
+    println!(
+        "{label}: {} files, {:.0} KB raw, {:.0} KB tgz, {runs} runs: median {med:.1} ms, p95 {p95:.1} ms, {:.1} MB/s; {verdict}",
+        pkg.len(),
+        raw as f64 / 1024.0,
+        tgz.len() as f64 / 1024.0,
+        raw as f64 / 1e6 / (med / 1000.0),
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--bench") {
+        return;
+    }
+    let runs = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    bench("typical 100 KB skill", 12, 100 * 1024, runs);
+    bench("5 MB, 100-file skill", 100, 5 * 1024 * 1024, runs.min(15));
+}
