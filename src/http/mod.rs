@@ -10,7 +10,7 @@ mod files;
 mod health;
 pub mod idle;
 pub mod limit;
-mod publish;
+pub(crate) mod publish;
 mod scan;
 pub(crate) mod search;
 mod skills;
