@@ -12,6 +12,7 @@ cargo test --all-targets
 cargo build --release
 echo "== crash test against the release binary"
 TANK_CRASH_BIN="$TARGET/release/tank-registry" cargo test --test crash
+TANK_EPHEMERAL_BIN="$TARGET/release/tank-registry" cargo test --test ephemeral
 bash tests/compat/run.sh
 bash tests/sarif/run.sh
 if [ -f tests/browser/run.sh ]; then

@@ -683,8 +683,11 @@ fn ephemeral_seed_deterministic() {
     assert_eq!(b[9], 255);
 }
 
-/// (path, mode, uid, gid, mtime, uname, gname) of each tar entry, and the raw length of the tar stream.
-fn tar_entries(tgz: &[u8]) -> (Vec<(String, u32, u64, u64, u64)>, Vec<u8>) {
+/// Each tar entry (uname and gname are checked empty) and the decompressed tar stream.
+/// (path, mode, uid, gid, mtime) of one tar entry.
+type TarEntry = (String, u32, u64, u64, u64);
+
+fn tar_entries(tgz: &[u8]) -> (Vec<TarEntry>, Vec<u8>) {
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(tgz)
         .read_to_end(&mut raw)
@@ -1029,7 +1032,7 @@ fn ephemeral_seed_org() {
 #[test]
 fn ephemeral_preset_token() {
     let tmp = tempdir();
-    let preset = format!("tank_{}", "Ab3".repeat(11)[..32].to_string());
+    let preset = format!("tank_{}", &"Ab3".repeat(11)[..32]);
     let mut inst = Spawn::new(tmp.path(), &["serve", "--ephemeral"])
         .env("TANK_ADMIN_TOKEN", preset.clone())
         .start();
@@ -1488,4 +1491,45 @@ print("python-ok", len(data))
         }
     }
     assert_eq!(inst.stop(), 0);
+}
+
+/// SPEC §11.3: SIGTERM before the ready line stops start-up: exit 1, `interrupted before ready`, no ready line,
+/// data directory removed. Many seeds keep start-up busy long enough for the signal to land during it.
+#[test]
+fn ephemeral_interrupted_before_ready() {
+    let tmp = tempdir();
+    let seeds = tmp.path().join("many");
+    for i in 0..300 {
+        skill_dir(
+            &seeds.join(format!("s{i:03}")),
+            &format!("slow-{i:03}"),
+            "1.0.0",
+            "Keeps start-up busy",
+            json!({}),
+        );
+        write(
+            &seeds.join(format!("s{i:03}/scripts/run.py")),
+            &"import os\nprint(os.getcwd())\n".repeat(50),
+        );
+    }
+    let mut inst = Spawn::new(
+        tmp.path(),
+        &["serve", "--ephemeral", "--seed", seeds.to_str().unwrap()],
+    )
+    .start();
+    // The banner is printed once the signal handlers are installed.
+    let start = Instant::now();
+    while !inst.stderr().contains("WARNING: ephemeral mode:") {
+        assert!(start.elapsed() < WAIT);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    inst.signal("TERM");
+    assert_eq!(inst.wait(), 1, "{}", inst.stderr());
+    assert!(inst.first_line().is_none(), "no ready line");
+    assert!(
+        inst.stderr().contains("error: interrupted before ready"),
+        "{}",
+        inst.stderr()
+    );
+    assert!(ephemeral_dirs(tmp.path()).is_empty());
 }

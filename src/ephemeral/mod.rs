@@ -527,12 +527,11 @@ async fn start(
 /// `serve --ephemeral`: runs until stopped and returns the process exit code (SPEC §11.8). `config` carries
 /// the ordinary serve flags already applied.
 pub fn run(mut config: Config, args: &ServeArgs, sources: &ServeSources) -> u8 {
-    // 1. Flags and values, then the banner.
+    // 1. Flags and values; the banner follows once the signal handlers are installed.
     let opts = match options(&mut config, args, sources) {
         Ok(o) => o,
         Err(f) => return f.report(),
     };
-    eprintln!("{BANNER}");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -551,6 +550,8 @@ async fn run_async(mut config: Config, opts: Options) -> u8 {
         Ok(s) => s,
         Err(e) => return Failure::op(format!("cannot install signal handlers: {e}")).report(),
     };
+    // After the handlers: from here on a signal stops start-up cleanly (SPEC §11.3).
+    eprintln!("{BANNER}");
     // 2. The ready file's directory.
     if let Some(f) = &opts.ready_file
         && let Err(f) = prepare_ready_file(f)

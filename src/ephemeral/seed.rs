@@ -375,11 +375,16 @@ mod tests {
     #[test]
     fn dotted_paths() {
         assert_eq!(
-            dotted(&crate::issue_path!["manifest", "version"]),
+            dotted(&[PathSeg::from("manifest"), PathSeg::from("version")]),
             "manifest.version"
         );
         assert_eq!(
-            dotted(&crate::issue_path!["manifest", "skills", 0usize, "x"]),
+            dotted(&[
+                PathSeg::from("manifest"),
+                PathSeg::from("skills"),
+                PathSeg::from(0usize),
+                PathSeg::from("x")
+            ]),
             "manifest.skills[0].x"
         );
     }
