@@ -1533,3 +1533,45 @@ fn ephemeral_interrupted_before_ready() {
     );
     assert!(ephemeral_dirs(tmp.path()).is_empty());
 }
+
+/// SPEC §11.1: `TANK_SEED` holds paths separated by `:`; any `--seed` flag makes it ignored.
+#[test]
+fn ephemeral_seed_env() {
+    let tmp = tempdir();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    skill_dir(
+        &a,
+        "env-a",
+        "1.0.0",
+        "First from the environment",
+        json!({}),
+    );
+    skill_dir(
+        &b,
+        "env-b",
+        "1.0.0",
+        "Second from the environment",
+        json!({}),
+    );
+    let both = format!("{}:{}", a.display(), b.display());
+    let mut inst = Spawn::new(tmp.path(), &["serve", "--ephemeral"])
+        .env("TANK_SEED", both.clone())
+        .start();
+    let ready = inst.ready();
+    assert_eq!(ready.json["seeded"], json!({"skills": 2, "versions": 2}));
+    assert_eq!(inst.stop(), 0);
+    let mut inst = Spawn::new(
+        tmp.path(),
+        &["serve", "--ephemeral", "--seed", a.to_str().unwrap()],
+    )
+    .env("TANK_SEED", both)
+    .start();
+    let ready = inst.ready();
+    assert_eq!(ready.json["seeded"], json!({"skills": 1, "versions": 1}));
+    assert_eq!(
+        get(&format!("{}/api/v1/skills/env-b", ready.url())).status,
+        404
+    );
+    assert_eq!(inst.stop(), 0);
+}
