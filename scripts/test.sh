@@ -14,6 +14,7 @@ echo "== crash test against the release binary"
 TANK_CRASH_BIN="$TARGET/release/tank-registry" cargo test --test crash
 echo "== storm (short) against the release binary"
 TANK_STORM_BIN="$TARGET/release/tank-registry" cargo test --test storm -- --nocapture
+TANK_EPHEMERAL_BIN="$TARGET/release/tank-registry" cargo test --test ephemeral
 bash tests/compat/run.sh
 bash tests/sarif/run.sh
 if [ -f tests/browser/run.sh ]; then

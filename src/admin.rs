@@ -249,6 +249,29 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Stores a new API token for `user_id` (hashed, SPEC §2.8) and returns its plaintext: `preset` when given
+/// (ephemeral `--admin-token`, SPEC §11.5, validated by the caller), else a generated one.
+pub fn issue_token(
+    store: &Store,
+    user_id: &str,
+    scopes: Vec<String>,
+    label: String,
+    expires_at: Option<i64>,
+    preset: Option<String>,
+) -> Result<String, AdminError> {
+    let token = preset.unwrap_or_else(auth::generate_token);
+    store.create_token(&NewToken {
+        user_id: user_id.to_string(),
+        hash: auth::sha256_hex(&token),
+        prefix: auth::token_prefix(&token),
+        label,
+        scopes,
+        expires_at,
+        approved_by: None,
+    })?;
+    Ok(token)
+}
+
 pub fn token(config: &Config, cmd: TokenCommand) -> Out {
     match cmd {
         TokenCommand::Create {
@@ -275,16 +298,14 @@ pub fn token(config: &Config, cmd: TokenCommand) -> Out {
                     "skills:admin can only be granted to admin users",
                 ));
             }
-            let token = auth::generate_token();
-            store.create_token(&NewToken {
-                user_id: u.id,
-                hash: auth::sha256_hex(&token),
-                prefix: auth::token_prefix(&token),
-                label,
+            let token = issue_token(
+                &store,
+                &u.id,
                 scopes,
-                expires_at: expires_in_days.map(|d| now_ms() + d as i64 * 86_400_000),
-                approved_by: None,
-            })?;
+                label,
+                expires_in_days.map(|d| now_ms() + d as i64 * 86_400_000),
+                None,
+            )?;
             Ok(format!("{token}\n"))
         }
         TokenCommand::List { user, json } => {
@@ -418,7 +439,12 @@ pub fn check(config: &Config) -> Out {
             }
         }
     }
-    problems.extend(crate::search::check_index(config, &store)?);
+    // A running ephemeral instance keeps its index in memory (SPEC §11.2).
+    if config.ephemeral_marker_path().exists() {
+        warnings.push("warning: the search index is in the memory of the ephemeral server".into());
+    } else {
+        problems.extend(crate::search::check_index(config, &store)?);
+    }
     let referenced = store.referenced_blobs()?;
     for hex in blobs.list().unwrap_or_default() {
         if !referenced.contains(&hex) {

@@ -166,6 +166,88 @@ pub struct ServeArgs {
     /// Serve /metrics without authentication.
     #[arg(long, env = "TANK_METRICS_PUBLIC", value_parser = parse_on_off, num_args = 0..=1, default_missing_value = "on", default_value = "off")]
     pub metrics_public: OnOff,
+    /// Run a throwaway instance for CI (a temporary data directory removed at exit, an admin whose token is
+    /// printed on stdout, listening on a free port); never use it in production.
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// With --ephemeral: publish a skill directory, or every skill directory in it, before the first request
+    /// (repeatable, at most 64; the variable separates paths with ':').
+    #[arg(long, env = "TANK_SEED")]
+    pub seed: Vec<PathBuf>,
+    /// With --ephemeral: also write the ready line to this file (atomically).
+    #[arg(long, env = "TANK_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+    /// With --ephemeral: the admin token to use ("tank_" and 32-64 characters of [0-9A-Za-z]); default random.
+    #[arg(long, env = "TANK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// With --ephemeral: keep the data directory at exit.
+    #[arg(long, env = "TANK_KEEP_DATA", num_args = 0..=1, default_missing_value = "on")]
+    pub keep_data: Option<String>,
+    /// With --ephemeral: stop when standard input reaches end of file.
+    #[arg(long, env = "TANK_EXIT_ON_STDIN_CLOSE", num_args = 0..=1, default_missing_value = "on")]
+    pub exit_on_stdin_close: Option<String>,
+}
+
+/// Where some `serve` values came from: ephemeral mode treats defaults, environment variables and flags
+/// differently (SPEC §11.1, §11.2).
+#[derive(Debug, Clone, Default)]
+pub struct ServeSources {
+    /// `--data-dir` was given on the command line (`TANK_DATA_DIR` does not count in ephemeral mode).
+    pub data_dir_flag: bool,
+    /// `--listen` was given as a flag or by `TANK_LISTEN`.
+    pub listen_set: bool,
+    /// `--rate-limit` was given as a flag or by `TANK_RATE_LIMIT`.
+    pub rate_limit_set: bool,
+    /// The seeds came from `TANK_SEED` (one value to split on ':').
+    pub seed_from_env: bool,
+    /// The ephemeral-only flags given on the command line, as `--name`, in the order of SPEC §11.1.
+    pub ephemeral_only_flags: Vec<&'static str>,
+}
+
+impl ServeSources {
+    /// Reads the sources from the matches of the whole command line (`serve` is a subcommand).
+    pub fn from_matches(top: &clap::ArgMatches) -> ServeSources {
+        use clap::parser::ValueSource;
+        let Some(("serve", m)) = top.subcommand() else {
+            return ServeSources::default();
+        };
+        // `value_source` panics (debug builds) for an id the command does not define.
+        let source = |m: &clap::ArgMatches, id: &str| {
+            if m.ids().any(|i| i.as_str() == id) {
+                m.value_source(id)
+            } else {
+                None
+            }
+        };
+        let on_cli = |id: &str| {
+            source(m, id) == Some(ValueSource::CommandLine)
+                || source(top, id) == Some(ValueSource::CommandLine)
+        };
+        let set = |id: &str| {
+            matches!(
+                source(m, id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        };
+        let ephemeral_only_flags = [
+            ("seed", "--seed"),
+            ("ready_file", "--ready-file"),
+            ("admin_token", "--admin-token"),
+            ("keep_data", "--keep-data"),
+            ("exit_on_stdin_close", "--exit-on-stdin-close"),
+        ]
+        .into_iter()
+        .filter(|(id, _)| on_cli(id))
+        .map(|(_, flag)| flag)
+        .collect();
+        ServeSources {
+            data_dir_flag: on_cli("data_dir"),
+            listen_set: set("listen"),
+            rate_limit_set: set("rate_limit"),
+            seed_from_env: source(m, "seed") == Some(ValueSource::EnvVariable),
+            ephemeral_only_flags,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

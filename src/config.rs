@@ -36,6 +36,8 @@ pub struct Config {
     pub body_idle_timeout: Duration,
     /// A preset first-run setup token (tests only; a real server makes a new one on every start).
     pub setup_token: Option<String>,
+    /// An ephemeral instance (SPEC §11): search index in memory, no setup token.
+    pub ephemeral: bool,
 }
 
 impl Config {
@@ -72,6 +74,7 @@ impl Config {
             header_timeout: Duration::from_secs(30),
             body_idle_timeout: Duration::from_secs(60),
             setup_token: None,
+            ephemeral: false,
         }
     }
 
@@ -92,6 +95,10 @@ impl Config {
     }
     pub fn index_dir(&self) -> PathBuf {
         self.data_dir.join("index")
+    }
+    /// The empty marker of an ephemeral instance's data directory (SPEC §11.3 step 4, §11.7).
+    pub fn ephemeral_marker_path(&self) -> PathBuf {
+        self.data_dir.join(crate::ephemeral::MARKER)
     }
     /// `uploads/<versionId>.tgz`.
     pub fn upload_path(&self, version_id: &str) -> PathBuf {

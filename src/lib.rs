@@ -12,6 +12,7 @@ pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod ephemeral;
 pub mod error;
 pub mod http;
 pub mod manifest;

@@ -1,8 +1,8 @@
 //! Thin entry point: parse the command line, initialise logging, run the command, map to an exit code.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
-use tank_registry::cli::{Cli, Command, LogFormat, ServeArgs};
+use tank_registry::cli::{Cli, Command, LogFormat, ServeArgs, ServeSources};
 use tank_registry::config::{Config, RateLimits, validate_public_url};
 
 fn init_tracing(format: LogFormat) {
@@ -18,14 +18,19 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    let sources = ServeSources::from_matches(&matches);
     init_tracing(cli.log_format);
     let mut config = Config::new(&cli.data_dir);
     let result = match cli.command {
-        Command::Serve(args) => return serve(config, args),
+        Command::Serve(args) => return serve(config, args, &sources),
         Command::User(c) => tank_registry::admin::user(&config, c),
         Command::Token(c) => tank_registry::admin::token(&config, c),
         Command::Org(c) => tank_registry::admin::org(&config, c),
@@ -83,16 +88,10 @@ fn scan(args: &tank_registry::cli::ScanArgs) -> ExitCode {
     }
 }
 
-fn serve(mut config: Config, args: ServeArgs) -> ExitCode {
-    let fail = |m: String| {
-        eprintln!("error: {m}");
-        ExitCode::from(1)
-    };
+/// Applies the `serve` flags of SPEC §9.2 to `config`; an invalid public URL is an error.
+fn apply_serve_args(config: &mut Config, args: &ServeArgs) -> Result<(), String> {
     if let Some(u) = &args.public_url {
-        match validate_public_url(u) {
-            Ok(u) => config.public_url = Some(u),
-            Err(e) => return fail(e),
-        }
+        config.public_url = Some(validate_public_url(u)?);
     }
     config.rate_limits = RateLimits {
         enabled: args.rate_limit.is_on(),
@@ -108,6 +107,30 @@ fn serve(mut config: Config, args: ServeArgs) -> ExitCode {
         config.scan_workers = w as usize;
     }
     config.metrics_public = args.metrics_public.is_on();
+    Ok(())
+}
+
+fn serve(mut config: Config, args: ServeArgs, sources: &ServeSources) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(1)
+    };
+    if args.ephemeral {
+        // SPEC §11.8: an invalid flag value is a usage error in ephemeral mode.
+        if let Err(e) = apply_serve_args(&mut config, &args) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        return ExitCode::from(tank_registry::ephemeral::run(config, &args, sources));
+    }
+    // SPEC §11.1: the ephemeral-only flags are usage errors without --ephemeral; their variables are ignored.
+    if let Some(flag) = sources.ephemeral_only_flags.first() {
+        eprintln!("error: {flag} requires --ephemeral");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = apply_serve_args(&mut config, &args) {
+        return fail(e);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

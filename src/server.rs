@@ -56,7 +56,7 @@ fn create_dir_0700(path: &Path) -> Result<(), StartError> {
 }
 
 /// Reads or creates the 32-byte HMAC key (mode 0600).
-fn load_secret(path: &Path) -> Result<Vec<u8>, StartError> {
+fn load_secret(path: &Path, fsync: bool) -> Result<Vec<u8>, StartError> {
     match fs::read(path) {
         Ok(b) if b.len() == 32 => Ok(b),
         Ok(b) => Err(StartError::BadSecret(b.len() as u64)),
@@ -76,7 +76,9 @@ fn load_secret(path: &Path) -> Result<Vec<u8>, StartError> {
                 .open(&tmp)
                 .map_err(|e| io_err("cannot create", &tmp, e))?;
             io::Write::write_all(&mut f, &key).map_err(|e| io_err("cannot write", &tmp, e))?;
-            f.sync_all().map_err(|e| io_err("cannot sync", &tmp, e))?;
+            if fsync {
+                f.sync_all().map_err(|e| io_err("cannot sync", &tmp, e))?;
+            }
             fs::rename(&tmp, path).map_err(|e| io_err("cannot rename", &tmp, e))?;
             Ok(key)
         }
@@ -87,10 +89,15 @@ fn load_secret(path: &Path) -> Result<Vec<u8>, StartError> {
 impl DataDir {
     /// Creates the layout, takes `serve.lock`, opens the database and the secret.
     pub fn open(config: &Config) -> Result<DataDir, StartError> {
+        let lock = DataDir::lock(config)?;
+        DataDir::open_locked(config, lock)
+    }
+
+    /// SPEC §9.2 step 1: creates the data directory (0700) and takes the exclusive lock on `serve.lock`,
+    /// which the caller hands to [`DataDir::open_locked`]. Ephemeral instances create their marker file
+    /// in between (SPEC §11.3 step 4).
+    pub fn lock(config: &Config) -> Result<File, StartError> {
         create_dir_0700(&config.data_dir)?;
-        for d in [config.blobs_dir(), config.uploads_dir()] {
-            fs::create_dir_all(&d).map_err(|e| io_err("cannot create", &d, e))?;
-        }
         let lock_path = config.lock_path();
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -101,13 +108,21 @@ impl DataDir {
         if !FileExt::try_lock_exclusive(&lock).unwrap_or(false) {
             return Err(StartError::Locked(config.data_dir.display().to_string()));
         }
+        Ok(lock)
+    }
+
+    /// SPEC §9.2 steps 1–3 after the lock: `blobs/`, `uploads/`, the database and the secret.
+    pub fn open_locked(config: &Config, lock: File) -> Result<DataDir, StartError> {
+        for d in [config.blobs_dir(), config.uploads_dir()] {
+            fs::create_dir_all(&d).map_err(|e| io_err("cannot create", &d, e))?;
+        }
         let durability = if config.durable {
             Durability::Full
         } else {
             Durability::Off
         };
         let store = Arc::new(Store::open(&config.db_path(), durability)?);
-        let secret = load_secret(&config.secret_path())?;
+        let secret = load_secret(&config.secret_path(), config.durable)?;
         let blobs = Arc::new(LocalBlobs::new(config.blobs_dir(), config.durable));
         Ok(DataDir {
             store,
@@ -169,13 +184,44 @@ pub async fn serve_data(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    startup_cleanup(&config, &data.store, &data.blobs)?;
-    let search = crate::search::open_for_server(&config, data.store.clone())
-        .await
-        .map_err(|e| StartError::Io(e.to_string()))?;
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Io(format!("cannot read the listen address: {e}")))?;
+    let prepared = prepare(config, data, addr).await?;
+    run(prepared, listener, shutdown).await
+}
+
+/// A server that is ready to accept: the application state and the data directory's lock, held until
+/// [`run`] returns.
+pub struct Prepared {
+    pub app: AppState,
+    _lock: File,
+}
+
+/// SPEC §9.2 steps 4–5 for a listener bound to `addr`: clean-up, the search index (on disk, or in memory for
+/// ephemeral instances, SPEC §11.2), the public URL, the setup token and the application state. Accepts
+/// nothing yet; ephemeral start-up creates its admin and seeds between this and [`run`] (SPEC §11.3).
+pub async fn prepare(
+    config: Config,
+    data: DataDir,
+    addr: std::net::SocketAddr,
+) -> Result<Prepared, StartError> {
+    startup_cleanup(&config, &data.store, &data.blobs)?;
+    let search = if config.ephemeral {
+        let db = config.db_path();
+        tokio::task::spawn_blocking(move || {
+            let live = crate::store::LiveCache::open(&db)?;
+            crate::search::SearchIndex::open_in_ram(Some(live))
+        })
+        .await
+        .map_err(|e| StartError::Io(e.to_string()))?
+        .map(Arc::new)
+        .map_err(|e| StartError::Io(e.to_string()))?
+    } else {
+        crate::search::open_for_server(&config, data.store.clone())
+            .await
+            .map_err(|e| StartError::Io(e.to_string()))?
+    };
     let public_url = match &config.public_url {
         Some(u) => u.clone(),
         None => {
@@ -188,7 +234,8 @@ pub async fn serve_data(
             u
         }
     };
-    let setup_token = if data.store.count_users()? == 0 {
+    // Ephemeral instances create their admin before accepting and have no setup token (SPEC §11.2).
+    let setup_token = if !config.ephemeral && data.store.count_users()? == 0 {
         let token = config
             .setup_token
             .clone()
@@ -199,11 +246,17 @@ pub async fn serve_data(
     } else {
         None
     };
+    let DataDir {
+        store,
+        blobs,
+        secret,
+        _lock,
+    } = data;
     let app: AppState = Arc::new(App {
-        public_url: public_url.clone(),
-        store: data.store.clone(),
-        blobs: data.blobs.clone(),
-        secret: data.secret.clone(),
+        public_url,
+        store,
+        blobs,
+        secret,
         locks: Arc::new(VersionLocks::default()),
         downloads: Downloads::default(),
         scans: ScanPool::new(config.scan_workers),
@@ -212,10 +265,24 @@ pub async fn serve_data(
         search,
         limiter: crate::ratelimit::Limiter::new(&config.rate_limits),
         metrics: Default::default(),
-        config: config.clone(),
+        config,
     });
+    Ok(Prepared { app, _lock })
+}
+
+/// SPEC §9.2 step 6 and runtime: starts the runtime tasks, logs `listening on …`, accepts until `shutdown`
+/// resolves, then drains for at most `shutdown_grace` and flushes download counts.
+pub async fn run(
+    prepared: Prepared,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let Prepared { app, _lock } = prepared;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Io(format!("cannot read the listen address: {e}")))?;
     let tasks = spawn_runtime_tasks(app.clone());
-    tracing::info!("listening on {addr} (public URL {public_url})");
+    tracing::info!("listening on {addr} (public URL {})", app.public_url);
 
     let router = crate::http::router(app.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -223,7 +290,7 @@ pub async fn serve_data(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let grace = config.shutdown_grace;
+    let grace = app.config.shutdown_grace;
     let server = accept_loop(listener, app.clone(), router, stop_rx.clone());
     let mut server = std::pin::pin!(server);
     let mut stop_rx2 = stop_rx.clone();

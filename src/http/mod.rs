@@ -11,7 +11,7 @@ mod health;
 pub mod idle;
 pub mod limit;
 mod metrics;
-mod publish;
+pub(crate) mod publish;
 pub(crate) mod scan;
 pub(crate) mod search;
 pub(crate) mod skills;

@@ -584,20 +584,22 @@ async fn protected_names(app: &App, skill_name: &str) -> Result<Vec<String>, App
     Ok(out)
 }
 
-struct Analysed {
-    report_json: String,
-    audit_score: i64,
-    verdict: String,
-    verdict_lower: String,
-    readme: String,
-    entries_json: String,
-    file_count: i64,
-    size: u64,
-    tarball: Vec<u8>,
+/// The result of [`analyse`]; also used by ephemeral seeding (SPEC §11.6).
+pub(crate) struct Analysed {
+    pub(crate) report_json: String,
+    pub(crate) audit_score: i64,
+    pub(crate) verdict: String,
+    pub(crate) verdict_lower: String,
+    pub(crate) readme: String,
+    pub(crate) entries_json: String,
+    pub(crate) file_count: i64,
+    pub(crate) size: u64,
+    pub(crate) tarball: Vec<u8>,
 }
 
-/// Archive check, readme choice, file list and scan (blocking; runs on the scan pool).
-fn analyse(
+/// Archive check, readme choice, file list and scan (blocking; runs on the scan pool). Also used by ephemeral
+/// seeding, so that seeds go through exactly the checks of confirm (SPEC §11.6).
+pub(crate) fn analyse(
     metrics: &crate::metrics::Metrics,
     tarball: &[u8],
     manifest: &Value,
