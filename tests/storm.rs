@@ -35,7 +35,9 @@ fn bin() -> String {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tank-registry").to_string())
 }
 
-const USERS: usize = 5;
+/// Users per cycle, fresh each cycle: a kill leaves unfinished publishes behind, and §3.4 caps them at 20 per
+/// user, so reusing users would throttle publishing more and more with every cycle.
+const USERS: usize = 10;
 
 fn sri(bytes: &[u8]) -> String {
     use base64::Engine;
@@ -178,7 +180,7 @@ async fn client(sh: Arc<Shared>, id: usize, cycle: u64, until: Instant, seed: u6
         .unwrap();
     let mut rng = StdRng::seed_from_u64(seed ^ ((id as u64) << 32) ^ cycle);
     let user = id % USERS;
-    let name = format!("@storm{user}/s{id}");
+    let name = format!("@storm{cycle}u{user}/s{id}");
     let mut n = 0u32;
     while Instant::now() < until {
         let pick = rng.gen_range(0..100);
@@ -325,20 +327,19 @@ async fn storm_with_kill_9_cycles_and_a_backup() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let bin = bin();
-    let tokens: Vec<String> = (0..USERS)
-        .map(|u| {
-            cli_ok(&bin, &data, &["user", "create", &format!("storm{u}")]);
-            cli_ok(
-                &bin,
-                &data,
-                &["token", "create", "--user", &format!("storm{u}")],
-            )
-        })
-        .collect();
+    let tokens = |cycle: u64| -> Vec<String> {
+        (0..USERS)
+            .map(|u| {
+                let user = format!("storm{cycle}u{u}");
+                cli_ok(&bin, &data, &["user", "create", &user]);
+                cli_ok(&bin, &data, &["token", "create", "--user", &user])
+            })
+            .collect()
+    };
     let mut server = Server::start(&bin, &data);
     let sh = Arc::new(Shared {
         url: server.url.clone(),
-        tokens,
+        tokens: Vec::new(),
         acked: Mutex::default(),
         stats: Mutex::default(),
     });
@@ -351,7 +352,7 @@ async fn storm_with_kill_9_cycles_and_a_backup() {
         let url = server.url.clone();
         let sh_cycle = Arc::new(Shared {
             url,
-            tokens: sh.tokens.clone(),
+            tokens: tokens(cycle),
             acked: Mutex::new(sh.acked.lock().unwrap().clone()),
             stats: Mutex::default(),
         });
