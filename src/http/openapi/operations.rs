@@ -342,7 +342,7 @@ pub(super) fn operations() -> Vec<Op> {
                 &[
                     ("text/markdown", "Binary"),
                     ("text/plain", "Binary"),
-                    ("application/json", "Binary"),
+                    ("application/json", "AnyJson"),
                     ("image/png", "Binary"),
                     ("image/jpeg", "Binary"),
                     ("image/gif", "Binary"),
@@ -554,7 +554,11 @@ fn late_operations() -> Vec<Op> {
                             ("application/json", "CliAuthDecided"),
                         ],
                     ),
-                    ok_json_error(400, "Unsupported Content-Type or malformed JSON."),
+                    media(
+                        400,
+                        "Form: an unknown action. Otherwise: unsupported Content-Type or malformed JSON.",
+                        &both,
+                    ),
                     media(
                         401,
                         "Form: wrong credentials. JSON: missing or invalid Bearer.",

@@ -361,6 +361,7 @@ pub fn all() -> Map<String, Value> {
         json!({
             "type": "object",
             "description": "Exactly one file part, named `file` (seed) or `tarball` (CLI, MCP); other parts are ignored.",
+            "oneOf": [{"required": ["file"]}, {"required": ["tarball"]}],
             "properties": {
                 "file": {"type": "string", "format": "binary", "description": "The .tgz, at most 50 MiB."},
                 "tarball": {"type": "string", "format": "binary", "description": "The .tgz, at most 50 MiB."},
@@ -462,6 +463,7 @@ pub fn all() -> Map<String, Value> {
             "type": "object",
             "description": "A `sessionCode` key selects the client dialect, else `pollToken` the seed dialect \
                             (SPEC §3.21).",
+            "anyOf": [{"required": ["sessionCode"]}, {"required": ["pollToken"]}],
             "properties": {
                 "sessionCode": {"type": "string"},
                 "pollToken": {"type": "string"},
@@ -484,6 +486,10 @@ pub fn all() -> Map<String, Value> {
         })),
     );
     put("Binary", json!({"type": "string", "format": "binary"}));
+    put(
+        "AnyJson",
+        json!({"description": "A JSON file of the package, served as stored."}),
+    );
     put(
         "Html",
         json!({"type": "string", "description": "An HTML page (SPEC §2.12 headers)."}),
