@@ -546,3 +546,41 @@ fn route_call_parser() {
         2
     );
 }
+
+/// Regression (found while documenting the path parameters): `/badge/{name}` and `/scans/{scanId}` took
+/// their parameter through axum's `Path`, which decodes before the handler. The badge then decoded again,
+/// so `%2540alice%252Fhello` (the literal, invalid name `%40alice%2Fhello`, SPEC §2.3) showed @alice/hello's
+/// score; and invalid UTF-8 answered a plain-text 400 instead of the not-found badge or the JSON envelope
+/// (SPEC §2.7) the document promises.
+#[tokio::test]
+async fn path_parameters_are_decoded_once_and_errors_keep_their_documented_type() {
+    let s = TestServer::start().await;
+    let token = s.user_with_token("alice");
+    s.publish(
+        &token,
+        json!({"name": "@alice/hello", "version": "1.0.0"}),
+        skill_tgz("@alice/hello", "1.0.0"),
+    )
+    .await;
+    let resp = s
+        .req(Method::GET, "/api/v1/badge/%40alice%2Fhello", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(!resp.text().await.unwrap().contains("not found"));
+    for path in ["/api/v1/badge/%2540alice%252Fhello", "/api/v1/badge/%ff"] {
+        let resp = s.req(Method::GET, path, None).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(resp.headers()["content-type"], "image/svg+xml", "{path}");
+        let svg = resp.text().await.unwrap();
+        assert!(svg.contains("tank audit: not found"), "{path}: {svg}");
+    }
+    let (status, body) = s.get("/api/v1/scans/%ff", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "BAD_REQUEST", "{body}");
+    let (status, body) = s.get("/api/v1/scans/scan_%41BSENT", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Scan scan_ABSENT was not found.");
+    s.stop().await;
+}

@@ -631,7 +631,7 @@ pub(super) fn error_codes(id: &str) -> &'static [u16] {
         "downloadTarball" => &[400, 401, 404, 500],
         "getStar" | "starSkill" | "unstarSkill" => &[400, 401, 403, 404, 429, 500],
         "scanTarball" => &[400, 401, 413, 422, 429, 500, 503],
-        "getScan" => &[401, 404, 429, 500],
+        "getScan" => &[400, 401, 404, 429, 500],
         "getBadge" => &[500],
         "whoami" => &[401, 403, 429, 500],
         "cliAuthStart" => &[400, 413, 422, 429, 500],
