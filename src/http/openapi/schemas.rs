@@ -11,6 +11,8 @@ pub fn r(name: &str) -> Value {
 
 /// The skill-name rule of SPEC §1 (at most 214 characters).
 pub const NAME_PATTERN: &str = r"^(@[a-z0-9-]+\/)?[a-z0-9-]+$";
+/// SemVer 2.0.0 (the grammar of semver.org, as the `semver` crate parses it; SPEC §3.4).
+const SEMVER_PATTERN: &str = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$";
 /// `sha512-` + standard base64 of a 64-byte digest (SPEC §3.6).
 const INTEGRITY_PATTERN: &str = r"^sha512-[A-Za-z0-9+/]{86}==$";
 
@@ -512,7 +514,8 @@ fn manifest() -> Value {
         "additionalProperties": false,
         "properties": {
             "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 214},
-            "version": {"type": "string", "maxLength": 64, "description": "SemVer 2.0.0, strict."},
+            "version": {"type": "string", "maxLength": 64, "pattern": SEMVER_PATTERN,
+                        "description": "SemVer 2.0.0, strict (no leading `v`, no leading zeros)."},
             "description": {"type": "string", "maxLength": 500},
             "visibility": {"type": "string", "enum": ["public", "private"]},
             "permissions": {
