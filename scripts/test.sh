@@ -17,6 +17,7 @@ TANK_STORM_BIN="$TARGET/release/tank-registry" cargo test --test storm -- --noca
 TANK_EPHEMERAL_BIN="$TARGET/release/tank-registry" cargo test --test ephemeral
 bash tests/compat/run.sh
 bash tests/sarif/run.sh
+bash tests/openapi/run.sh
 if [ -f tests/browser/run.sh ]; then
   bash tests/browser/run.sh
 fi

@@ -5,8 +5,8 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::extract::decode_path_segment;
 use crate::store::Viewer;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
@@ -93,10 +93,13 @@ fn respond(status: StatusCode, body: String) -> Response {
     resp
 }
 
-pub async fn badge(
-    State(app): State<AppState>,
-    Path(raw): Path<String>,
-) -> Result<Response, AppError> {
+pub async fn badge(State(app): State<AppState>, uri: Uri) -> Result<Response, AppError> {
+    // The raw path, decoded once per segment here (SPEC §2.3): axum's `Path` would decode it first, so
+    // `%2540acme%252Fx` became `@acme/x`, and invalid UTF-8 got a plain-text 400.
+    let raw = uri
+        .path()
+        .strip_prefix("/api/v1/badge/")
+        .unwrap_or_default();
     let not_found = || {
         respond(
             StatusCode::NOT_FOUND,

@@ -11,6 +11,7 @@ mod health;
 pub mod idle;
 pub mod limit;
 mod metrics;
+mod openapi;
 pub(crate) mod publish;
 pub(crate) mod scan;
 pub(crate) mod search;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/health", get(health::health))
         .route("/api/v1/health", get(health::health))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/skills", post(publish::publish_skill))
         // POST confirm is matched before name parsing; every other method on this path is the skill
         // named `confirm` (SPEC §2.2).

@@ -4,12 +4,12 @@
 use crate::app::AppState;
 use crate::domain::{format_ts, new_id, now_ms};
 use crate::error::AppError;
-use crate::http::extract::{check_declared_size, read_body};
+use crate::http::extract::{check_declared_size, decode_path_segment, read_body};
 use crate::http::limit::RateGate;
 use crate::issue_path;
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
@@ -177,9 +177,15 @@ async fn parse_request(headers: &HeaderMap, body: Body) -> Result<ScanRequest, A
 pub async fn get_scan(
     State(app): State<AppState>,
     Extension(gate): Extension<RateGate>,
-    Path(scan_id): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    // Decoded here, not by axum's `Path`, whose rejection of invalid UTF-8 is a plain-text 400 (SPEC §2.7).
+    let raw = uri
+        .path()
+        .strip_prefix("/api/v1/scans/")
+        .unwrap_or_default();
+    let scan_id = decode_path_segment(raw)?;
     let id = gate.optional_auth(&app, &headers).await?;
     let user_id = id.map(|i| i.user.id);
     let value = stored_report(&app, &scan_id, user_id.as_deref()).await?;

@@ -6,6 +6,7 @@ mod backup;
 mod core;
 mod login;
 mod metrics;
+mod openapi;
 mod pages;
 mod publish;
 mod races;
