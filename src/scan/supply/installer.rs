@@ -665,8 +665,8 @@ pub fn config_file(path: &str, text: &str, size: u64, out: &mut Out) {
     };
     out.set_file(Some(path));
     if let Some(kind) = ide {
-        for c in ide_commands(kind, &v) {
-            let line = json_string_line(text, &c);
+        for (c, needle) in ide_commands(kind, &v) {
+            let line = json_string_line(text, &needle);
             shell_line(&c, line, out);
         }
         return;
@@ -720,7 +720,10 @@ fn mcp_server(s: &Value, text: &str, out: &mut Out) {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    mcp_launch(cmd, &args, json_string_line(text, cmd), out);
+    // The package operand is more distinctive than the command (`npx` may start several entries).
+    let needle = args.iter().find(|a| !a.starts_with('-')).copied().unwrap_or(cmd);
+    let line = json_string_line(text, needle).or_else(|| json_string_line(text, cmd));
+    mcp_launch(cmd, &args, line, out);
 }
 
 fn mcp_launch(cmd: &str, args: &[&str], line: Option<u32>, out: &mut Out) {
@@ -757,33 +760,33 @@ fn codex_toml(text: &str, out: &mut Out) {
 }
 
 /// Command strings of STR-013 files: task commands (with their args) and dev-container lifecycle
-/// commands (string, array or object of either).
-fn ide_commands(kind: agent::IdeFile, v: &Value) -> Vec<String> {
+/// commands (string, array or object of either), each with the raw string that locates its line.
+fn ide_commands(kind: agent::IdeFile, v: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let as_cmd = |c: &Value| -> Option<String> {
+    let as_cmd = |c: &Value| -> Option<(String, String)> {
         match c {
-            Value::String(s) => Some(s.clone()),
-            Value::Array(a) => Some(
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(shell_quote)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
+            Value::String(s) => Some((s.clone(), s.clone())),
+            Value::Array(a) => {
+                let parts: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                Some((
+                    parts.iter().map(|p| shell_quote(p)).collect::<Vec<_>>().join(" "),
+                    parts.first().map(|p| p.to_string()).unwrap_or_default(),
+                ))
+            }
             _ => None,
         }
     };
     match kind {
         agent::IdeFile::VscodeTasks => {
             for t in v.get("tasks").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(mut c) = t.get("command").and_then(as_cmd) {
+                if let Some((mut c, needle)) = t.get("command").and_then(as_cmd) {
                     if let Some(a) = t.get("args").and_then(Value::as_array) {
                         for x in a.iter().filter_map(Value::as_str) {
                             c.push(' ');
                             c.push_str(&shell_quote(x));
                         }
                     }
-                    out.push(c);
+                    out.push((c, needle));
                 }
             }
         }

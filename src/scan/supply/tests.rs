@@ -1,1 +1,0 @@
-//! Unit tests of stage 5.
