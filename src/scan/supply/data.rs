@@ -197,11 +197,7 @@ pub fn load_extra_blocklist(text: &str) -> Result<usize, String> {
 
 /// True when the entry is on the bundled or the operator blocklist.
 pub fn is_blocked(e: &Entry) -> bool {
-    bundled().contains(e)
-        || EXTRA
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(e)
+    bundled().contains(e) || EXTRA.read().unwrap_or_else(|p| p.into_inner()).contains(e)
 }
 
 /// True when there is any `sha256:` entry (saves hashing when there is none).

@@ -25,7 +25,10 @@ pub enum Req {
     Version(VerClass),
     /// A source other than the default registry (SUP-004): what it is, and the URL when there is one
     /// (a suspicious URL makes an installer-line finding high).
-    Untrusted { what: String, url: Option<String> },
+    Untrusted {
+        what: String,
+        url: Option<String>,
+    },
     /// A local path inside the package, a workspace reference: nothing to judge.
     Local,
 }
@@ -351,9 +354,7 @@ fn suspicious(url: &str) -> bool {
     let u = url.trim();
     let u = u
         .split_once('+')
-        .filter(|(vcs, rest)| {
-            matches!(*vcs, "git" | "hg" | "svn" | "bzr") && rest.contains("://")
-        })
+        .filter(|(vcs, rest)| matches!(*vcs, "git" | "hg" | "svn" | "bzr") && rest.contains("://"))
         .map_or(u, |(_, rest)| rest);
     vocab::is_suspicious_url(u)
 }

@@ -91,7 +91,13 @@ struct Parsed {
 }
 
 /// Reads one simple command; `origin` is `Installer` or `Mcp`.
-pub fn check_command(argv: &[&str], line: Option<u32>, evidence: &str, origin: Origin, out: &mut Out) {
+pub fn check_command(
+    argv: &[&str],
+    line: Option<u32>,
+    evidence: &str,
+    origin: Origin,
+    out: &mut Out,
+) {
     let Some(p) = parse(argv) else {
         return;
     };
@@ -274,10 +280,7 @@ fn pip_pkg(arg: &str, runner: bool, p: &mut Parsed) {
         return;
     }
     if let Some((what, url)) = deps::url_source(arg) {
-        let name = arg
-            .split_once("#egg=")
-            .map_or(arg, |(_, n)| n)
-            .to_string();
+        let name = arg.split_once("#egg=").map_or(arg, |(_, n)| n).to_string();
         p.pkgs.push(Pkg {
             eco: Eco::Pypi,
             name,
@@ -527,7 +530,9 @@ fn gem_args(args: &[&str], p: &mut Parsed) {
                 args.get(i).copied()
             });
             if let Some(v) = v
-                && !v.trim_end_matches('/').eq_ignore_ascii_case("https://rubygems.org")
+                && !v
+                    .trim_end_matches('/')
+                    .eq_ignore_ascii_case("https://rubygems.org")
             {
                 p.sources.push(SourceOpt {
                     message: format!("gem install takes gems from a non-default source ({v})."),
@@ -592,7 +597,10 @@ fn strip_prompts(block: &str) -> String {
 /// Inline code and code blocks of a Markdown file.
 pub fn markdown(ctx: &StageCtx, path: &str, text: &str, out: &mut Out) -> Result<(), StageError> {
     out.set_file(Some(path));
-    let line_at = |off: usize| text.get(..off).map_or(1, |t| t.matches('\n').count() as u32 + 1);
+    let line_at = |off: usize| {
+        text.get(..off)
+            .map_or(1, |t| t.matches('\n').count() as u32 + 1)
+    };
     let mut block: Option<(usize, String)> = None;
     for (n, (ev, range)) in Parser::new_ext(text, Options::empty())
         .into_offset_iter()
@@ -624,7 +632,12 @@ pub fn markdown(ctx: &StageCtx, path: &str, text: &str, out: &mut Out) -> Result
                 }
             }
             Event::Code(c) => {
-                shell_text(&strip_prompts(&c), line_at(range.start), Origin::Installer, out);
+                shell_text(
+                    &strip_prompts(&c),
+                    line_at(range.start),
+                    Origin::Installer,
+                    out,
+                );
             }
             _ => {}
         }
@@ -676,7 +689,12 @@ pub fn config_file(path: &str, text: &str, size: u64, out: &mut Out) {
         return;
     }
     let mut cmds: Vec<String> = items.hooks.into_iter().flat_map(|(_, c)| c).collect();
-    for key in ["apiKeyHelper", "awsAuthRefresh", "awsCredentialExport", "otelHeadersHelper"] {
+    for key in [
+        "apiKeyHelper",
+        "awsAuthRefresh",
+        "awsCredentialExport",
+        "otelHeadersHelper",
+    ] {
         if let Some(s) = v.get(key).and_then(Value::as_str) {
             cmds.push(s.to_string());
         }
@@ -721,7 +739,11 @@ fn mcp_server(s: &Value, text: &str, out: &mut Out) {
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     // The package operand is more distinctive than the command (`npx` may start several entries).
-    let needle = args.iter().find(|a| !a.starts_with('-')).copied().unwrap_or(cmd);
+    let needle = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .copied()
+        .unwrap_or(cmd);
     let line = json_string_line(text, needle).or_else(|| json_string_line(text, cmd));
     mcp_launch(cmd, &args, line, out);
 }
@@ -740,6 +762,9 @@ fn mcp_launch(cmd: &str, args: &[&str], line: Option<u32>, out: &mut Out) {
 
 /// `.codex/config.toml`: `[mcp_servers.<name>]` with `command` and `args`.
 fn codex_toml(text: &str, out: &mut Out) {
+    if !super::toml_nesting_ok(text) {
+        return;
+    }
     let Ok(t) = text.parse::<toml::Table>() else {
         return;
     };
@@ -769,7 +794,11 @@ fn ide_commands(kind: agent::IdeFile, v: &Value) -> Vec<(String, String)> {
             Value::Array(a) => {
                 let parts: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
                 Some((
-                    parts.iter().map(|p| shell_quote(p)).collect::<Vec<_>>().join(" "),
+                    parts
+                        .iter()
+                        .map(|p| shell_quote(p))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     parts.first().map(|p| p.to_string()).unwrap_or_default(),
                 ))
             }
@@ -778,7 +807,12 @@ fn ide_commands(kind: agent::IdeFile, v: &Value) -> Vec<(String, String)> {
     };
     match kind {
         agent::IdeFile::VscodeTasks => {
-            for t in v.get("tasks").and_then(Value::as_array).into_iter().flatten() {
+            for t in v
+                .get("tasks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some((mut c, needle)) = t.get("command").and_then(as_cmd) {
                     if let Some(a) = t.get("args").and_then(Value::as_array) {
                         for x in a.iter().filter_map(Value::as_str) {
@@ -813,7 +847,10 @@ fn ide_commands(kind: agent::IdeFile, v: &Value) -> Vec<(String, String)> {
 
 /// Quotes an argv element so the tokenizer reads it back as one word.
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@^~".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@^~".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

@@ -96,6 +96,29 @@ pub fn line_containing(text: &str, needle: &str) -> Option<u32> {
     Some(text[..i].matches('\n').count() as u32 + 1)
 }
 
+/// Bracket nesting above which a TOML file is not parsed (bounded recursion on hostile input; real
+/// dependency files nest a handful of levels).
+const MAX_TOML_NESTING: usize = 64;
+
+/// True when `text` never nests `[`/`{` deeper than `MAX_TOML_NESTING` (brackets in strings count too,
+/// which can only make the check stricter).
+fn toml_nesting_ok(text: &str) -> bool {
+    let mut depth: usize = 0;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_TOML_NESTING {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Stage 5.
 pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
     let files = ctx.files;

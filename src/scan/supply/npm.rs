@@ -159,7 +159,12 @@ pub fn yarnrc_yml(path: &str, text: &str, out: &mut Out) {
         let Some(v) = t.strip_prefix("npmRegistryServer:") else {
             continue;
         };
-        let v = v.split(" #").next().unwrap_or("").trim().trim_matches(['"', '\'']);
+        let v = v
+            .split(" #")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(['"', '\'']);
         if !v.is_empty() && !deps::is_default_registry(Eco::Npm, v) {
             registry_finding("npmRegistryServer", v, i, t, out);
         }

@@ -44,7 +44,10 @@ pub fn parse_pep508(s: &str) -> Option<Pep508> {
     }
     let mut rest = s[end..].trim_start();
     if let Some(r) = rest.strip_prefix('[') {
-        rest = r.split_once(']').map_or("", |(_, after)| after).trim_start();
+        rest = r
+            .split_once(']')
+            .map_or("", |(_, after)| after)
+            .trim_start();
     }
     if let Some(url) = rest.strip_prefix('@') {
         let url = url.split(" ;").next().unwrap_or("").trim();
@@ -85,7 +88,10 @@ fn url_req(u: &str, dir: &str) -> Req {
     if let Some((what, url)) = deps::url_source(u) {
         return Req::Untrusted { what, url };
     }
-    let path = u.strip_prefix("file://").or_else(|| u.strip_prefix("file:")).unwrap_or(u);
+    let path = u
+        .strip_prefix("file://")
+        .or_else(|| u.strip_prefix("file:"))
+        .unwrap_or(u);
     match deps::resolve_inside(dir, path) {
         Some(_) => Req::Local,
         None => Req::Untrusted {
@@ -246,18 +252,18 @@ fn option_line(t: &str, dir: &str, line: u32, includes: &mut Vec<String>, out: &
                 includes.push(p);
             }
         }
-        "-i" | "--index-url" | "--extra-index-url" => {
-            if !deps::is_default_registry(Eco::Pypi, first) {
-                deps::untrusted(
-                    Origin::Manifest,
-                    Some(first),
-                    false,
-                    format!("{opt} points pip at a non-default package index ({first})."),
-                    Some(line),
-                    t,
-                    out,
-                );
-            }
+        "-i" | "--index-url" | "--extra-index-url"
+            if !deps::is_default_registry(Eco::Pypi, first) =>
+        {
+            deps::untrusted(
+                Origin::Manifest,
+                Some(first),
+                false,
+                format!("{opt} points pip at a non-default package index ({first})."),
+                Some(line),
+                t,
+                out,
+            );
         }
         "--trusted-host" => deps::untrusted(
             Origin::Manifest,
@@ -290,6 +296,9 @@ fn option_line(t: &str, dir: &str, line: u32, includes: &mut Vec<String>, out: &
 /// `pyproject.toml`: `[project]` dependencies and optional-dependencies, `[tool.poetry]` dependencies
 /// (main, `dev-dependencies` and groups), plus extra package indexes (chosen: Poetry sources, uv indexes).
 pub fn pyproject(path: &str, text: &str, out: &mut Out) {
+    if !super::toml_nesting_ok(text) {
+        return;
+    }
     let Ok(t) = text.parse::<Table>() else {
         return;
     };
@@ -306,7 +315,8 @@ pub fn pyproject(path: &str, text: &str, out: &mut Out) {
             }
         }
         for r in reqs {
-            let line = line_containing(text, &format!("\"{r}")).or_else(|| line_containing(text, r));
+            let line =
+                line_containing(text, &format!("\"{r}")).or_else(|| line_containing(text, r));
             if let Some(d) = pep508_dep(r, dir, line) {
                 deps::check(&d, Origin::Manifest, out);
             }
@@ -354,6 +364,9 @@ pub fn pyproject(path: &str, text: &str, out: &mut Out) {
 
 /// `Pipfile`: `[packages]` (dev-packages ignored like devDependencies) and `[[source]]` URLs.
 pub fn pipfile(path: &str, text: &str, out: &mut Out) {
+    if !super::toml_nesting_ok(text) {
+        return;
+    }
     let Ok(t) = text.parse::<Table>() else {
         return;
     };

@@ -4,9 +4,9 @@
 //! or one of the obvious patterns checked here so the rule stands on its own: a download piped into a
 //! shell, and an agent CLI run with its approvals bypassed.
 
+use super::Out;
 use super::npm::json_key_line;
 use super::words;
-use super::Out;
 use crate::scan::report::Severity;
 use crate::scan::shell::{self, ShellOpts};
 use crate::scan::syntax::{self, Grammar};
@@ -17,7 +17,13 @@ use std::collections::HashMap;
 use tree_sitter::Node;
 
 /// Lifecycle scripts npm runs on install (`prepare` also runs for git installs: medium).
-const INSTALL_SCRIPTS: [&str; 5] = ["preinstall", "install", "postinstall", "prepublish", "prepare"];
+const INSTALL_SCRIPTS: [&str; 5] = [
+    "preinstall",
+    "install",
+    "postinstall",
+    "prepublish",
+    "prepare",
+];
 
 /// Flags that turn off an agent CLI's approvals (the s1ngularity signature, CODE-009 critical).
 const BYPASS_FLAGS: [&str; 5] = [
@@ -47,8 +53,10 @@ pub fn critical_pattern(ctx: &StageCtx, script: &str) -> Option<String> {
         depth: 0,
     };
     let hit = shell::analyze(script, &opts).into_iter().find(|h| {
-        (matches!(h.rule_id, "SH-001" | "SH-002" | "SH-004" | "SH-005" | "SH-007")
-            && h.severity <= Severity::High)
+        (matches!(
+            h.rule_id,
+            "SH-001" | "SH-002" | "SH-004" | "SH-005" | "SH-007"
+        ) && h.severity <= Severity::High)
             || (h.rule_id == "CODE-009" && h.severity == Severity::Critical)
     });
     if let Some(h) = hit {
@@ -78,7 +86,12 @@ pub fn own_patterns(script: &str, depth: u8) -> Option<String> {
             if fetch_in_pipe && stdin_interpreter(args) {
                 return Some("it pipes a download into an interpreter".into());
             }
-            if cmd.words.iter().skip(i + 1).any(|w| w.dynamic && fetches(&w.text)) {
+            if cmd
+                .words
+                .iter()
+                .skip(i + 1)
+                .any(|w| w.dynamic && fetches(&w.text))
+            {
                 return Some("it runs code fetched from the network".into());
             }
             if let Some(p) = args.iter().position(|a| *a == "-c")
@@ -92,7 +105,9 @@ pub fn own_patterns(script: &str, depth: u8) -> Option<String> {
         if AGENT_CLIS.contains(&prog.as_str())
             && args.iter().any(|a| {
                 let l = a.to_ascii_lowercase();
-                BYPASS_FLAGS.iter().any(|f| l == *f || l.ends_with(&format!("={f}")))
+                BYPASS_FLAGS
+                    .iter()
+                    .any(|f| l == *f || l.ends_with(&format!("={f}")))
             })
         {
             return Some("it runs an agent CLI with its approvals bypassed".into());
@@ -220,7 +235,7 @@ pub fn setup_py(ctx: &StageCtx, path: &str, text: &str, out: &mut Out) -> Result
         let cmd = call
             .child_by_field_name("arguments")
             .and_then(|a| a.named_child(0))
-            .and_then(|a| const_command(a, text));
+            .and_then(|a| const_command(a, text, 0));
         let why = if kind == "process" {
             cmd.as_deref().and_then(|c| critical_pattern(ctx, c))
         } else {
@@ -236,7 +251,14 @@ pub fn setup_py(ctx: &StageCtx, path: &str, text: &str, out: &mut Out) -> Result
                 format!("setup.py makes a {kind} call at install time ({name})."),
             ),
         };
-        out.push(sev, "SUP-005", "install_script", message, Some(line), evidence);
+        out.push(
+            sev,
+            "SUP-005",
+            "install_script",
+            message,
+            Some(line),
+            evidence,
+        );
     }
     Ok(())
 }
@@ -264,9 +286,10 @@ fn collect<'t>(
                         aliases.insert(head.to_string(), head.to_string());
                     }
                     "aliased_import" => {
-                        if let (Some(nm), Some(al)) =
-                            (n.child_by_field_name("name"), n.child_by_field_name("alias"))
-                        {
+                        if let (Some(nm), Some(al)) = (
+                            n.child_by_field_name("name"),
+                            n.child_by_field_name("alias"),
+                        ) {
                             aliases.insert(
                                 syntax::text(al, src).to_string(),
                                 syntax::text(nm, src).to_string(),
@@ -329,7 +352,10 @@ fn resolve(func: Node, src: &str, aliases: &HashMap<String, String>) -> Option<S
 }
 
 /// A constant command: a string literal without interpolation, or a list of them (joined by spaces).
-fn const_command(node: Node, src: &str) -> Option<String> {
+fn const_command(node: Node, src: &str, depth: u8) -> Option<String> {
+    if depth > 8 {
+        return None;
+    }
     match node.kind() {
         "string" => {
             let mut c = node.walk();
@@ -347,7 +373,7 @@ fn const_command(node: Node, src: &str) -> Option<String> {
             let mut c = node.walk();
             let parts: Option<Vec<String>> = node
                 .named_children(&mut c)
-                .map(|n| const_command(n, src))
+                .map(|n| const_command(n, src, depth + 1))
                 .collect();
             parts.map(|p| p.concat())
         }
@@ -355,7 +381,7 @@ fn const_command(node: Node, src: &str) -> Option<String> {
             let mut c = node.walk();
             let parts: Option<Vec<String>> = node
                 .named_children(&mut c)
-                .map(|n| const_command(n, src))
+                .map(|n| const_command(n, src, depth + 1))
                 .collect();
             parts.map(|p| p.join(" "))
         }

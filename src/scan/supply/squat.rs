@@ -77,13 +77,14 @@ pub fn variant(name: &str, p: &str) -> Option<&'static str> {
         if name.strip_suffix('s') == Some(p) {
             return None;
         }
-        return Some(if n.iter().filter(|c| is_sep(**c)).count()
-            > pc.iter().filter(|c| is_sep(**c)).count()
-        {
-            "a separator added"
-        } else {
-            "one character added"
-        });
+        return Some(
+            if n.iter().filter(|c| is_sep(**c)).count() > pc.iter().filter(|c| is_sep(**c)).count()
+            {
+                "a separator added"
+            } else {
+                "one character added"
+            },
+        );
     }
     if one_added(&pc, &n) {
         return Some(
@@ -162,9 +163,7 @@ pub fn check(ctx: &StageCtx, out: &mut Out) {
                 Severity::High,
                 "SUP-007",
                 "skill_name_squat",
-                format!(
-                    "The skill name \"{name}\" imitates the protected name \"{p}\" ({why})."
-                ),
+                format!("The skill name \"{name}\" imitates the protected name \"{p}\" ({why})."),
                 line,
                 p,
             );

