@@ -56,8 +56,58 @@ pub fn normalise(eco: Eco, name: &str) -> String {
 
 /// The popular names of an ecosystem, normalised, in file order (the order breaks distance ties).
 pub struct Popular {
-    pub list: Vec<String>,
     pub set: HashSet<String>,
+    pub entries: Vec<PopEntry>,
+    /// Entry indices by the character length of the name part (typosquat candidates differ by ≤ 2).
+    pub by_len: Vec<Vec<usize>>,
+    /// Indices of scoped entries (for the scope-only comparison).
+    pub scoped: Vec<usize>,
+}
+
+/// One popular name split for the typosquat search, with precomputed filters.
+pub struct PopEntry {
+    pub name: String,
+    pub scope: Option<String>,
+    pub part: String,
+    pub part_len: usize,
+    /// Which histogram buckets are non-zero (one-instruction prefilter).
+    pub part_mask: u64,
+    pub part_hist: Hist,
+    pub scope_hist: Hist,
+}
+
+/// A character histogram (64 buckets) for a cheap lower bound on the edit distance.
+pub type Hist = [u16; 64];
+
+pub fn histogram(s: &str) -> Hist {
+    let mut h = [0u16; 64];
+    for c in s.chars() {
+        let i = (c as u32 % 64) as usize;
+        h[i] = h[i].saturating_add(1);
+    }
+    h
+}
+
+pub fn mask(h: &Hist) -> u64 {
+    h.iter()
+        .enumerate()
+        .fold(0u64, |m, (i, c)| if *c > 0 { m | (1 << i) } else { m })
+}
+
+/// An edit changes the histogram by at most two, so `hist_distance / 2` bounds the edit distance.
+pub fn hist_distance(a: &Hist, b: &Hist) -> u32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| u32::from(x.abs_diff(*y)))
+        .sum()
+}
+
+/// `@scope/name` → (Some(scope), name).
+pub fn split_scope(n: &str) -> (Option<&str>, &str) {
+    match n.strip_prefix('@').and_then(|s| s.split_once('/')) {
+        Some((s, p)) => (Some(s), p),
+        None => (None, n),
+    }
 }
 
 pub fn popular(eco: Eco) -> &'static Popular {
@@ -69,8 +119,38 @@ pub fn popular(eco: Eco) -> &'static Popular {
     };
     cell.get_or_init(|| {
         let list: Vec<String> = names(text).map(|n| normalise(eco, n)).collect();
-        let set = list.iter().cloned().collect();
-        Popular { list, set }
+        let entries = list
+            .iter()
+            .map(|n| {
+                let (scope, part) = split_scope(n);
+                PopEntry {
+                    name: n.clone(),
+                    scope: scope.map(String::from),
+                    part: part.to_string(),
+                    part_len: part.chars().count(),
+                    part_mask: mask(&histogram(part)),
+                    part_hist: histogram(part),
+                    scope_hist: histogram(scope.unwrap_or("")),
+                }
+            })
+            .collect::<Vec<PopEntry>>();
+        let mut by_len: Vec<Vec<usize>> = Vec::new();
+        let mut scoped = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if by_len.len() <= e.part_len {
+                by_len.resize(e.part_len + 1, Vec::new());
+            }
+            by_len[e.part_len].push(i);
+            if e.scope.is_some() {
+                scoped.push(i);
+            }
+        }
+        Popular {
+            set: list.into_iter().collect(),
+            entries,
+            by_len,
+            scoped,
+        }
     })
 }
 

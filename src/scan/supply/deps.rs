@@ -57,14 +57,17 @@ pub fn classify_pep440(spec: &str) -> VerClass {
     for clause in s.split(',').map(str::trim).filter(|c| !c.is_empty()) {
         let (op, v) = split_op(clause);
         let v = v.trim();
+        // `==*`, `==latest`: no version at all (SPEC §8.3 SUP-002 "`*` or `latest`").
+        if v == "*" || v.eq_ignore_ascii_case("latest") {
+            continue;
+        }
         match op {
             "===" => return VerClass::Exact(v.to_string()),
             "==" if !v.contains('*') => return VerClass::Exact(v.to_string()),
             "==" | "~=" | "<" | "<=" => upper = true,
             ">=" | ">" => lower = true,
             "!=" => {}
-            // A bare version (Poetry-style) is exact; `*` alone is unpinned.
-            _ if v == "*" => {}
+            // A bare version (Poetry-style) is exact.
             _ => return VerClass::Exact(v.to_string()),
         }
     }
@@ -200,36 +203,45 @@ pub fn typosquat(eco: Eco, name: &str) -> Option<&'static str> {
     if n.is_empty() || pop.set.contains(&n) {
         return None;
     }
-    let (scope, part) = split_scope(&n);
-    let mut best: Option<(usize, &'static str)> = None;
-    for p in &pop.list {
-        let (ps, pp) = split_scope(p);
-        let (a, b) = if ps == scope {
-            (part, pp)
-        } else if scope.is_some() && ps.is_some() && pp == part {
-            (scope.unwrap_or(""), ps.unwrap_or(""))
-        } else {
-            continue;
-        };
-        let (la, lb) = (a.chars().count(), b.chars().count());
-        if la.abs_diff(lb) > 2 {
-            continue;
-        }
+    let (scope, part) = data::split_scope(&n);
+    let part_hist = data::histogram(part);
+    let part_mask = data::mask(&part_hist);
+    let part_len = part.chars().count();
+    // (distance, entry index): the smaller distance wins, then the earlier (more popular) entry.
+    let mut best: Option<(usize, usize)> = None;
+    let mut consider = |i: usize, a: &str, b: &str| {
         let d = strsim::damerau_levenshtein(a, b);
-        let m = la.min(lb);
+        let m = a.chars().count().min(b.chars().count());
         let hit = (d == 1 && m >= 4) || (d == 2 && m >= 8);
-        if hit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, p.as_str()));
+        if hit && best.is_none_or(|b| (d, i) < b) {
+            best = Some((d, i));
+        }
+    };
+    // Same scope (or both unscoped): compare the name parts. An edit changes the length by at most one
+    // and the character histogram by at most two, so both filter before the edit distance.
+    for len in part_len.saturating_sub(2)..=part_len + 2 {
+        for &i in pop.by_len.get(len).map(Vec::as_slice).unwrap_or(&[]) {
+            let e = &pop.entries[i];
+            // Buckets present in only one name each need at least one edit's share of the histogram.
+            if (part_mask ^ e.part_mask).count_ones() <= 4
+                && e.scope.as_deref() == scope
+                && data::hist_distance(&part_hist, &e.part_hist) <= 4
+            {
+                consider(i, part, &e.part);
+            }
         }
     }
-    best.map(|(_, p)| p)
-}
-
-fn split_scope(n: &str) -> (Option<&str>, &str) {
-    match n.strip_prefix('@').and_then(|s| s.split_once('/')) {
-        Some((s, p)) => (Some(s), p),
-        None => (None, n),
+    // Same name part in a look-alike scope.
+    if let Some(sc) = scope {
+        let scope_hist = data::histogram(sc);
+        for &i in &pop.scoped {
+            let e = &pop.entries[i];
+            if e.part == part && data::hist_distance(&scope_hist, &e.scope_hist) <= 4 {
+                consider(i, sc, e.scope.as_deref().unwrap_or(""));
+            }
+        }
     }
+    best.map(|(_, i)| pop.entries[i].name.as_str())
 }
 
 fn eco_label(eco: Eco) -> &'static str {
@@ -242,6 +254,10 @@ fn eco_label(eco: Eco) -> &'static str {
 /// Applies SUP-002, SUP-003, SUP-004 and SUP-006 to one dependency. SUP-002 applies to dependency files
 /// and MCP launch commands, never to installer lines (SPEC §8.3 stage 5 paragraph).
 pub fn check(dep: &Dep, origin: Origin, out: &mut Out) {
+    // Past the deadline the stage is reported as errored (§8.1); stop doing work.
+    if out.expired() {
+        return;
+    }
     let label = eco_label(dep.eco);
     if let Some(p) = typosquat(dep.eco, &dep.name) {
         out.push(

@@ -4,7 +4,8 @@
 //!
 //! Layout: `data` (compiled-in lists, operator blocklist), `deps` (version classes and the per-dependency
 //! rules), `python` and `npm` (dependency files), `words` (a small shell-words tokenizer), `installer`
-//! (installer lines in Markdown and agent / IDE command strings, MCP launch commands), `scripts` (SUP-005),
+//! (judging one installer line or MCP launch command), `sources` (where those are found: Markdown, agent /
+//! IDE command strings, MCP configs, the manifest), `scripts` (SUP-005),
 //! `squat` (SUP-007). Findings are never lowered by path (§8.2).
 
 mod data;
@@ -13,15 +14,19 @@ mod installer;
 mod npm;
 mod python;
 mod scripts;
+mod sources;
 mod squat;
 mod words;
 
-pub use data::load_extra_blocklist;
+pub use data::{Eco, load_extra_blocklist};
+/// For stage 2's dynamic installs (SPEC §8.3 SUP-003 "a dependency or dynamic-install name").
+pub use deps::typosquat;
 
 use super::kinds::{self, Kind};
 use super::report::{Finding, Severity};
 use super::{StageCtx, StageError};
 use sha2::{Digest, Sha256};
+use std::time::Instant;
 
 const STAGE: &str = "stage5";
 /// SPEC §8.6: AST / parser rules.
@@ -42,14 +47,21 @@ pub enum Origin {
 pub struct Out {
     file: Option<String>,
     pub findings: Vec<Finding>,
+    deadline: Instant,
 }
 
 impl Out {
-    fn new() -> Out {
+    fn new(deadline: Instant) -> Out {
         Out {
             file: None,
             findings: Vec::new(),
+            deadline,
         }
+    }
+
+    /// The scan deadline has passed (checked inside per-line loops of large files).
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
     }
 
     pub fn set_file(&mut self, path: Option<&str>) {
@@ -122,7 +134,7 @@ fn toml_nesting_ok(text: &str) -> bool {
 /// Stage 5.
 pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
     let files = ctx.files;
-    let mut out = Out::new();
+    let mut out = Out::new(ctx.deadline);
     let mut visited: Vec<String> = Vec::new();
     let hashes = data::has_hash_entries();
     for f in &files.files {
@@ -169,13 +181,15 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
             _ => {}
         }
         match kinds::kind_of(f) {
-            Kind::Markdown => installer::markdown(ctx, path, &text, &mut out)?,
-            Kind::Json | Kind::Toml => installer::config_file(path, &text, f.size, &mut out),
+            Kind::Markdown => sources::markdown(ctx, path, &text, &mut out)?,
+            Kind::Json | Kind::Toml => sources::config_file(path, &text, f.size, &mut out),
             _ => {}
         }
     }
-    installer::manifest_mcp(ctx, &mut out);
+    sources::manifest_mcp(ctx, &mut out);
     squat::check(ctx, &mut out);
+    // Work skipped after the deadline must not look like a clean result.
+    ctx.check_deadline()?;
     Ok(out.findings)
 }
 

@@ -13,7 +13,7 @@ use crate::scan::tests::run_scan;
 #[test]
 fn data_files_hold_the_required_names() {
     for eco in [Eco::Pypi, Eco::Npm] {
-        assert!(data::popular(eco).list.len() >= 500);
+        assert!(data::popular(eco).entries.len() >= 500);
     }
     for n in [
         "requests",
