@@ -5,12 +5,13 @@
 //! Layout: `data` (compiled-in lists, operator blocklist), `deps` (version classes and the per-dependency
 //! rules), `python` and `npm` (dependency files), `words` (a small shell-words tokenizer), `installer`
 //! (judging one installer line or MCP launch command), `sources` (where those are found: Markdown, agent /
-//! IDE command strings, MCP configs, the manifest), `scripts` (SUP-005),
+//! IDE command strings, MCP configs, the manifest), `locks` (SUP-006 in lock files), `scripts` (SUP-005),
 //! `squat` (SUP-007). Findings are never lowered by path (§8.2).
 
 mod data;
 mod deps;
 mod installer;
+mod locks;
 mod npm;
 mod python;
 mod scripts;
@@ -172,6 +173,9 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
             ".yarnrc" => npm::npmrc(path, &text, true, &mut out),
             ".yarnrc.yml" => npm::yarnrc_yml(path, &text, &mut out),
             "setup.py" => scripts::setup_py(ctx, path, &text, &mut out)?,
+            "package-lock.json" | "npm-shrinkwrap.json" => locks::npm_lock(path, &text, &mut out),
+            "Pipfile.lock" => locks::pipfile_lock(path, &text, &mut out),
+            "poetry.lock" | "uv.lock" => locks::toml_lock(path, &text, &mut out),
             "package.json" => {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
                     npm::package_json(path, &text, &v, &mut out);

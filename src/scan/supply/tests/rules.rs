@@ -534,3 +534,36 @@ fn findings_are_never_lowered_by_path() {
     let got: Vec<_> = f.iter().map(|f| (f.rule_id, f.severity)).collect();
     assert_eq!(got, vec![("SUP-003", High), ("SUP-002", Medium)]);
 }
+
+#[test]
+fn sup006_lock_files() {
+    let lock = "{\n  \"lockfileVersion\": 3,\n  \"packages\": {\n    \"\": {\"name\": \"x\"},\n    \"node_modules/event-stream\": {\"version\": \"3.3.6\"},\n    \"node_modules/a/node_modules/flatmap-stream\": {\"version\": \"0.1.1\"},\n    \"node_modules/lodash\": {\"version\": \"4.17.21\"}\n  }\n}";
+    let f = stage5(&[("package-lock.json", lock)], None, &[]);
+    let mut got = summarise(&f);
+    got.sort_by_key(|r| r.3);
+    assert_eq!(
+        got,
+        vec![
+            row("SUP-006", Critical, "package-lock.json", 5),
+            row("SUP-006", Critical, "package-lock.json", 6),
+        ]
+    );
+    assert!(
+        f.iter()
+            .any(|x| x.evidence.as_deref() == Some("flatmap-stream@0.1.1"))
+    );
+    assert_eq!(f.len(), 2);
+    let v1 = r#"{"dependencies": {"a": {"version": "1.0.0", "dependencies": {"rc": {"version": "1.2.9"}}}}}"#;
+    assert_eq!(rows(&[("npm-shrinkwrap.json", v1)]).len(), 1);
+    let plock =
+        r#"{"default": {"ctx": {"version": "==0.2.2"}, "requests": {"version": "==2.31.0"}}}"#;
+    assert_eq!(rows(&[("Pipfile.lock", plock)]).len(), 1);
+    let poetry = "[[package]]\nname = \"requests\"\nversion = \"2.31.0\"\n\n[[package]]\nname = \"ctx\"\nversion = \"0.2.2\"\n";
+    assert_eq!(
+        rows(&[("poetry.lock", poetry)]),
+        vec![row("SUP-006", Critical, "poetry.lock", 6)]
+    );
+    // Not a finding: clean pins; no typosquat or pinning rules on locks.
+    let clean = "[[package]]\nname = \"reqeusts\"\nversion = \"1.0\"\n";
+    assert!(rows(&[("uv.lock", clean)]).is_empty());
+}
