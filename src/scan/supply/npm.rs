@@ -145,7 +145,8 @@ pub fn npmrc(path: &str, text: &str, yarn_v1: bool, out: &mut Out) {
             }
         };
         let is_registry = k == "registry" || (k.starts_with('@') && k.ends_with(":registry"));
-        if is_registry && !deps::is_default_registry(Eco::Npm, v) {
+        // `${VAR}`: set by the environment at install time, not by the package (chosen: not judged).
+        if is_registry && !v.contains("${") && !deps::is_default_registry(Eco::Npm, v) {
             registry_finding(k, v, i, t, out);
         }
     }

@@ -278,7 +278,7 @@ fn sup004_more_forms() {
     assert_eq!(lines, vec![1, 2, 3, 5, 6, 8], "{got:?}");
     assert!(got.iter().all(|r| r.0 == "SUP-004" && r.1 == High));
     // Registry settings.
-    let npmrc = "registry=https://npm.evil.example/\n@corp:registry=https://npm.corp.example/\nregistry=https://registry.npmjs.org/\n";
+    let npmrc = "registry=https://npm.evil.example/\n@corp:registry=https://npm.corp.example/\nregistry=https://registry.npmjs.org/\nregistry=${NPM_REGISTRY}\n";
     assert_eq!(
         rows(&[(".npmrc", npmrc)]),
         vec![
