@@ -80,7 +80,7 @@ const LATER_STAGES: [(&str, &str, Option<StageFn>); 5] = [
     ("stage2", "static", None),
     ("stage3", "injection", None),
     ("stage4", "secrets", None),
-    ("stage5", "supply_chain", None),
+    ("stage5", "supply_chain", Some(supply::run)),
 ];
 
 /// Runs the six stages and builds the report. Never panics: a stage that panics or passes the deadline
