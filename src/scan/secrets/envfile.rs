@@ -102,7 +102,7 @@ pub(super) fn scan(s: &mut Scan) {
             String::new()
         };
         let message = format!(
-            "`{name}` ships {} credential value(s) ({}{more}); a packaged credential file leaks them to every user.",
+            "`{name}` ships {} value(s) ({}{more}); a packaged env or credential file leaks what it holds to every user.",
             real.len(),
             keys.join(", ")
         );

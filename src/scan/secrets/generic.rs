@@ -2,9 +2,9 @@
 //! a strong constant value) and CRD-010 (a high-entropy literal in code). Both run after the vendor rules
 //! and skip every span those claimed.
 
-use super::vendor::{decodes_to_text, is_hex};
 use super::{
-    CRD008, CRD010, FULL, Scan, entropy, envfile, has_placeholder_word, looks_like_env_name,
+    CRD008, CRD010, FULL, Scan, decodes_to_text, entropy, envfile, has_placeholder_word, is_hex,
+    looks_like_env_name,
 };
 use crate::scan::StageError;
 use crate::scan::kinds::{self, Kind};
@@ -73,8 +73,16 @@ const CRED_WORDS: [&str; 10] = [
 const DIGEST_WORDS: [&str; 5] = ["hash", "digest", "checksum", "integrity", "etag"];
 const DIGEST_CONTEXT: [&str; 6] = ["integrity", "sha", "hash", "checksum", "digest", "etag"];
 
+/// Last identifier words that name something *about* a credential rather than the credential itself
+/// (`auth_type`, `secretName`, `token_url`, `api_key_id`; chosen).
+const METADATA_WORDS: [&str; 24] = [
+    "type", "mode", "method", "url", "uri", "endpoint", "host", "name", "version", "format", "env",
+    "var", "path", "file", "dir", "field", "prefix", "kind", "scope", "scopes", "id", "label",
+    "header", "provider",
+];
+
 /// CRD-008's identifier test. `author` does not count as `auth` (chosen); `sha` counts as a word part
-/// (`sha`, `sha1`, `fileSha256`), not inside `shared_secret` (chosen).
+/// (`sha`, `sha1`, `fileSha256`), not inside `shared_secret` (chosen); metadata names are skipped.
 fn credential_identifier(id: &str) -> bool {
     let lower = id.to_lowercase().replace("author", "");
     if !CRED_WORDS.iter().any(|w| lower.contains(w)) {
@@ -83,10 +91,35 @@ fn credential_identifier(id: &str) -> bool {
     if DIGEST_WORDS.iter().any(|w| lower.contains(w)) {
         return false;
     }
-    !words(id).iter().any(|w| {
+    let words = words(id);
+    if words
+        .last()
+        .is_some_and(|w| METADATA_WORDS.contains(&w.as_str()))
+    {
+        return false;
+    }
+    !words.iter().any(|w| {
         w.strip_prefix("sha")
             .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
     })
+}
+
+/// True when `v` holds 8 consecutive ascending characters (`abcdefgh`, `01234567`): an alphabet or
+/// charset constant, which random secrets practically never contain (CRD-010, chosen).
+fn has_alphabet_run(v: &str) -> bool {
+    let b = v.as_bytes();
+    let mut run = 1;
+    for w in b.windows(2) {
+        run = if w[1] == w[0].wrapping_add(1) {
+            run + 1
+        } else {
+            1
+        };
+        if run >= 8 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Splits an identifier into lower-case words at `_ - . $ @` and camelCase boundaries.
@@ -260,7 +293,7 @@ pub(super) fn high_entropy(s: &mut Scan) -> Result<(), StageError> {
         if DIGEST_CONTEXT.iter().any(|w| line.contains(w)) {
             continue;
         }
-        if entropy(v) < 4.5 || decodes_to_text(v) {
+        if entropy(v) < 4.5 || decodes_to_text(v) || has_alphabet_run(v) {
             continue;
         }
         let (severity, message) = if has_placeholder_word(v, FULL) {

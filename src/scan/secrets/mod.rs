@@ -15,6 +15,7 @@
 //! * The redacted prefix keeps at most half of a value's characters, so a short value never shows whole.
 //! * Kind by use (§8.2) does not reach CRD-010 here: it reads a file's kind by name and shebang.
 
+mod embedded;
 mod envfile;
 mod generic;
 mod vendor;
@@ -26,13 +27,16 @@ use super::files::{BINARY_PROBE, CONTENT_LIMIT};
 use super::kinds::{self, Kind};
 use super::report::{Finding, Severity};
 use super::{StageCtx, StageError};
+use base64::Engine;
+use regex::Regex;
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 
 const STAGE: &str = "stage4";
 /// §8.6: vendor secrets.
 const VENDOR_CONFIDENCE: f64 = 0.95;
-/// Bound on the hits kept for one text (chosen): the report keeps 500 findings anyway (§8.1).
+/// Bound on the findings, and separately on the notes, kept for one text (chosen): the report keeps 500
+/// of each anyway (§8.1), and counting them apart keeps a flood of placeholders from hiding a finding.
 const MAX_HITS_PER_TEXT: usize = 1_000;
 
 /// A rule's stable id and Tank-compatible type string (§8.3 stage-4 table).
@@ -126,6 +130,8 @@ struct Scan<'a> {
     /// Spans claimed since the last `seal`.
     pending: Vec<(usize, usize)>,
     hits: Vec<Hit>,
+    /// Findings and notes in `hits`.
+    kept: (usize, usize),
 }
 
 impl<'a> Scan<'a> {
@@ -140,6 +146,7 @@ impl<'a> Scan<'a> {
             sealed: Vec::new(),
             pending: Vec::new(),
             hits: Vec::new(),
+            kept: (0, 0),
         }
     }
 
@@ -203,13 +210,18 @@ impl<'a> Scan<'a> {
     }
 
     fn push(&mut self, hit: Hit) {
-        if self.hits.len() < MAX_HITS_PER_TEXT {
+        let count = if hit.severity == Severity::Info {
+            &mut self.kept.1
+        } else {
+            &mut self.kept.0
+        };
+        if *count < MAX_HITS_PER_TEXT {
+            *count += 1;
             self.hits.push(hit);
         }
     }
 
     /// A hit at the line of `offset`.
-    #[allow(clippy::too_many_arguments)]
     fn hit(
         &mut self,
         rule: Rule,
@@ -410,6 +422,36 @@ fn is_placeholder(value: &str, body: &str, check: Check) -> bool {
     has_placeholder_word(value, check)
         || is_weak(body)
         || (check.env_name && looks_like_env_name(value))
+}
+
+/// Compiles a constant pattern; `\b` is the ASCII word boundary (the SPEC's patterns are ASCII, and the
+/// ASCII form keeps the fast regex engines usable on non-ASCII text).
+fn re(p: &str) -> Regex {
+    Regex::new(&p.replace(r"\b", r"(?-u:\b)")).expect("constant regex")
+}
+
+fn is_hex(v: &str) -> bool {
+    v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// True when `v` decodes as standard or URL-safe base64 (padding optional) to ≥ 90 % printable text
+/// (printable ASCII, tab, line breaks). Such literals are encoded data for the obfuscation re-scan, not
+/// secrets (§8.3 CRD-010).
+fn decodes_to_text(v: &str) -> bool {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let t = v.trim_end_matches('=');
+    let decoded = STANDARD_NO_PAD
+        .decode(t)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(t));
+    let Ok(bytes) = decoded else { return false };
+    if bytes.is_empty() {
+        return false;
+    }
+    let printable = bytes
+        .iter()
+        .filter(|&&b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+        .count();
+    printable * 10 >= bytes.len() * 9
 }
 
 /// A file name without its directories.

@@ -1,26 +1,20 @@
-//! CRD-001–CRD-007 (SPEC §8.3 stage 4): vendor key formats, the AWS secret-key pair, PEM private keys,
-//! JWTs and connection strings with a password. Vendor matches claim their spans so the generic
-//! heuristics (CRD-008, CRD-010) never report the same value again.
+//! CRD-001–CRD-004 (SPEC §8.3 stage 4): vendor key formats and the AWS secret-key pair; this module also
+//! runs the structural rules of `embedded.rs` (CRD-005–CRD-007). Vendor matches claim their spans so the
+//! generic heuristics (CRD-008, CRD-010) never report the same value again.
 //!
 //! Placeholders that a strict format cannot match (`"sk-" + 40 × "x"`, `ghp_<your-token>`) are found by a
 //! *loose* prefix pattern per vendor family and become notes of that rule; a loose match that is not a
 //! placeholder is left to the generic rules (chosen).
 
+use super::embedded;
 use super::{
-    CRD001, CRD002, CRD003, CRD004, CRD005, CRD006, CRD007, Check, FULL, Rule, Scan,
-    VENDOR_CONFIDENCE, is_placeholder,
+    CRD001, CRD002, CRD003, CRD004, Check, FULL, Rule, Scan, VENDOR_CONFIDENCE, decodes_to_text,
+    is_hex, is_placeholder, re,
 };
 use crate::scan::StageError;
 use crate::scan::report::Severity;
-use base64::Engine;
 use regex::Regex;
 use std::sync::LazyLock;
-
-/// Compiles a constant pattern; `\b` is the ASCII word boundary (the SPEC's patterns are ASCII, and the
-/// ASCII form keeps the fast regex engines usable on non-ASCII text).
-fn re(p: &str) -> Regex {
-    Regex::new(&p.replace(r"\b", r"(?-u:\b)")).expect("constant regex")
-}
 
 struct Pattern {
     rule: Rule,
@@ -240,20 +234,6 @@ static LOOSE: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
 
 static AWS_WORD: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)aws|secret"));
 static AWS_SECRET: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9/+]{40,}"));
-static PEM: LazyLock<Regex> =
-    LazyLock::new(|| re(r"-----BEGIN (?P<k>[A-Z0-9 ]*)PRIVATE KEY(?: BLOCK)?-----"));
-static BASE64_RUN: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9+/=]{40,}"));
-static PEM_HEADER_LINE: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z][A-Za-z-]*: "));
-static JWT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"));
-static CONN: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"\b(?P<scheme>postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|s?ftp|smtps?|ldaps?|https?)://(?P<user>[^\s:@/]+):(?P<pw>[^\s@/]+)@(?P<host>[^\s/]+)",
-    )
-});
-
-/// The signature of the jwt.io sample token (§8.3 CRD-006: a known documentation sample).
-pub(super) const JWT_IO_SIGNATURE: &str = "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
 
 /// Runs CRD-001–CRD-007 over the text.
 pub(super) fn scan(s: &mut Scan) -> Result<(), StageError> {
@@ -262,11 +242,11 @@ pub(super) fn scan(s: &mut Scan) -> Result<(), StageError> {
         strict(s, p);
     }
     s.check()?;
-    private_keys(s);
+    embedded::private_keys(s);
     s.check()?;
-    jwts(s);
+    embedded::jwts(s);
     s.check()?;
-    connection_strings(s);
+    embedded::connection_strings(s);
     s.seal();
     for p in LOOSE.iter() {
         s.check()?;
@@ -369,7 +349,7 @@ fn aws_secret_keys(s: &mut Scan) -> Result<(), StageError> {
         }
         let line = s.line_of(m.start());
         let i = marked.partition_point(|&l| l + 5 < line);
-        if !marked.get(i).is_some_and(|&l| l <= line + 5) {
+        if marked.get(i).is_none_or(|&l| l > line + 5) {
             continue;
         }
         let mixed = v.bytes().any(|b| b.is_ascii_uppercase())
@@ -399,199 +379,4 @@ fn aws_secret_keys(s: &mut Scan) -> Result<(), StageError> {
         s.hit(CRD001, severity, m.start(), v, message, VENDOR_CONFIDENCE);
     }
     Ok(())
-}
-
-pub(super) fn is_hex(v: &str) -> bool {
-    v.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// True when `v` decodes as standard or URL-safe base64 (padding optional) to ≥ 90 % printable text
-/// (printable ASCII, tab, line breaks). Such literals are encoded data for the obfuscation re-scan, not
-/// secrets (§8.3 CRD-010).
-pub(super) fn decodes_to_text(v: &str) -> bool {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    let t = v.trim_end_matches('=');
-    let decoded = STANDARD_NO_PAD
-        .decode(t)
-        .or_else(|_| URL_SAFE_NO_PAD.decode(t));
-    let Ok(bytes) = decoded else { return false };
-    if bytes.is_empty() {
-        return false;
-    }
-    let printable = bytes
-        .iter()
-        .filter(|&&b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
-        .count();
-    printable * 10 >= bytes.len() * 9
-}
-
-/// CRD-005: a PEM private-key header followed within 3 lines by a line of ≥ 40 base64 characters. RFC
-/// 1421 header lines (`Proc-Type:`, `DEK-Info:`, `Version:`) and blank lines are not counted, and a key
-/// written as one string with `\n` escapes is split at them (chosen).
-fn private_keys(s: &mut Scan) {
-    let src = s.src;
-    for c in PEM.captures_iter(src) {
-        let Some(m) = c.get(0) else { continue };
-        let kind = c.name("k").map_or("", |k| k.as_str()).trim();
-        let line = s.line_of(m.start());
-        let rest = src.get(m.end()..).unwrap_or("");
-        let rest_of_line = rest.split('\n').next().unwrap_or("");
-        let mut candidates: Vec<&str> = Vec::new();
-        if rest_of_line.contains("\\n") {
-            candidates.extend(rest_of_line.split("\\n").skip(1));
-        }
-        let mut l = line + 1;
-        while candidates.len() < 8 && l <= s.line_count() && l <= line + 8 {
-            candidates.push(s.line(l));
-            l += 1;
-        }
-        let body = candidates
-            .iter()
-            .map(|c| c.trim())
-            .filter(|c| !c.is_empty() && !PEM_HEADER_LINE.is_match(c))
-            .take(3)
-            .find_map(|c| BASE64_RUN.find(c).map(|r| r.as_str()));
-        let what = if kind.is_empty() {
-            "PEM private key".to_string()
-        } else {
-            format!("PEM {kind} private key")
-        };
-        match body {
-            Some(b) => {
-                s.claim(m.start(), m.end());
-                let (severity, message) = if is_placeholder(b, b, FULL) {
-                    (
-                        Severity::Info,
-                        format!("A {what} placeholder is not a live credential."),
-                    )
-                } else {
-                    (Severity::Critical, format!("A {what} is embedded."))
-                };
-                s.hit(CRD005, severity, m.start(), b, message, VENDOR_CONFIDENCE);
-            }
-            None => {
-                s.claim(m.start(), m.end());
-                s.hit(
-                    CRD005,
-                    Severity::Info,
-                    m.start(),
-                    m.as_str(),
-                    format!("A {what} header without key material is not a credential."),
-                    VENDOR_CONFIDENCE,
-                );
-            }
-        }
-    }
-}
-
-/// CRD-006: a JWT whose header decodes (base64url) to a JSON object with `alg`.
-fn jwts(s: &mut Scan) {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let src = s.src;
-    for m in JWT.find_iter(src) {
-        let token = m.as_str();
-        let header = token.split('.').next().unwrap_or("");
-        let Ok(raw) = URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')) else {
-            continue;
-        };
-        let Ok(serde_json::Value::Object(h)) = serde_json::from_slice(&raw) else {
-            continue;
-        };
-        let Some(alg) = h.get("alg") else { continue };
-        let alg = alg.as_str().unwrap_or("");
-        s.claim(m.start(), m.end());
-        let body = token.get(3..).unwrap_or("");
-        let (severity, message) = if alg.eq_ignore_ascii_case("none") {
-            (
-                Severity::Info,
-                "An unsigned JWT (alg none) carries no signature and is not a credential.".into(),
-            )
-        } else if token.ends_with(JWT_IO_SIGNATURE) {
-            (
-                Severity::Info,
-                "The jwt.io sample token is a documentation sample, not a credential.".into(),
-            )
-        } else if is_placeholder(token, body, FULL) {
-            (
-                Severity::Info,
-                "A JWT placeholder is not a live credential.".into(),
-            )
-        } else if !alg.is_empty()
-            && alg.len() <= 10
-            && alg.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
-            (
-                Severity::High,
-                format!("A signed JWT ({alg}) is hardcoded."),
-            )
-        } else {
-            (Severity::High, "A signed JWT is hardcoded.".to_string())
-        };
-        s.hit(
-            CRD006,
-            severity,
-            m.start(),
-            token,
-            message,
-            VENDOR_CONFIDENCE,
-        );
-    }
-}
-
-/// Passwords that are documentation words, not secrets (§8.3 CRD-007).
-const WORD_PASSWORDS: [&str; 5] = ["pass", "passwd", "password", "secret", "pwd"];
-
-/// CRD-007: a URL with `user:password@`; only the password is judged. Besides §8.3's list, a password
-/// that is a format field (`{password}`, `%(pw)s`) is a template, not a secret (chosen).
-fn connection_strings(s: &mut Scan) {
-    let src = s.src;
-    for c in CONN.captures_iter(src) {
-        let (Some(m), Some(pw), Some(host), Some(scheme)) =
-            (c.get(0), c.name("pw"), c.name("host"), c.name("scheme"))
-        else {
-            continue;
-        };
-        let pw = pw.as_str();
-        // The host ends at the first quote or closing delimiter (the pattern runs to whitespace or `/`).
-        let host_len = host
-            .as_str()
-            .find(['"', '\'', '`', '<', '>', ')', ']', '}', ';', ',', '\\'])
-            .unwrap_or(host.as_str().len());
-        let host_str = host.as_str().get(..host_len).unwrap_or("");
-        let value = src.get(m.start()..host.start() + host_len).unwrap_or("");
-        s.claim(m.start(), m.end());
-        let template = (pw.starts_with('{') && pw.ends_with('}')) || pw.contains("%(");
-        let placeholder = is_placeholder(pw, pw, FULL)
-            || template
-            || WORD_PASSWORDS.iter().any(|w| pw.eq_ignore_ascii_case(w))
-            || pw.starts_with('$')
-            || pw.starts_with(':');
-        let scheme = scheme.as_str();
-        let host_shown: String = host_str
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
-            .take(80)
-            .collect();
-        let (severity, message) = if placeholder {
-            (
-                Severity::Info,
-                format!(
-                    "A {scheme} connection string for {host_shown} has a placeholder password, not a live credential."
-                ),
-            )
-        } else {
-            (
-                Severity::Critical,
-                format!("A {scheme} connection string for {host_shown} embeds a password."),
-            )
-        };
-        s.hit(
-            CRD007,
-            severity,
-            m.start(),
-            value,
-            message,
-            VENDOR_CONFIDENCE,
-        );
-    }
 }

@@ -65,6 +65,8 @@ fn crd008_not_findings() {
         "token_hash = \"Zx81kQ0pLm2vN7bR4tYw9cJ3\"\n",
         "password = \"aaaaaaaaaaaaaaaa\"\n",
         "auth = \"Basic abc def ghi jkl\"\n",
+        "auth_type = \"oauth2_client_credentials\"\n",
+        "secretName = \"my-app-tls-secret-v2\"\n",
     ] {
         let f = scan("a.py", text, true, &[]);
         assert!(f.iter().all(|x| x.severity == Info), "{text}: {f:?}");
@@ -197,6 +199,7 @@ fn crd010_high_entropy_literal() {
         format!("id = \"{}\"\n", "3f2b8c1e-9d4a-4b7e-8f6a-1c2d3e4f5a6b"),
         format!("const d = \"{}\"; // digest\n", rnd(78, ALNUM, 40)),
         format!("bytes.fromhex(\"{}\")\n", rnd(79, "0123456789ABCDEF", 64)),
+        "B64 = \"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\"\n".to_string(),
     ] {
         let f = scan("a.py", &t, true, &[]);
         assert!(f.is_empty(), "{t}: {f:?}");

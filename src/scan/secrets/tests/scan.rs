@@ -174,3 +174,28 @@ fn packed_content_is_scanned_at_the_container() {
     );
     assert!(!r.to_json(None).to_string().contains(&tok));
 }
+
+/// Bounded work: a 5 MiB text of assignments, literals and near-misses scans quickly and never panics.
+#[test]
+fn large_hostile_text_is_bounded() {
+    let mut text = String::new();
+    let mut i = 0u64;
+    while text.len() < 5 * 1024 * 1024 - 200 {
+        i += 1;
+        let v = rnd(i, ALNUM, 40);
+        text.push_str(&format!(
+            "api_key_{i} = \"{v}\" # aws é ключ\n'{v}' AKIA{} ghp_x eyJ{v}.eyJ{v}.{v} https://a:{v}@h\n",
+            &v[..8]
+        ));
+    }
+    let t = std::time::Instant::now();
+    let f = super::super::scan_text("big.py", &text, true);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    assert!(f.len() <= 2 * super::super::MAX_HITS_PER_TEXT);
+    assert!(!f.is_empty());
+    // Cut at every kind of boundary: no panic on partial UTF-8 or truncated patterns.
+    for cut in [1, 7, 33, 101, 200] {
+        let end = text.char_indices().nth(cut).map_or(text.len(), |(i, _)| i);
+        let _ = super::super::scan_text(".env", &text[..end], true);
+    }
+}

@@ -114,10 +114,10 @@ fn crd003_llm_providers() {
         format!("sk-{}{}", "svcacct-", rnd(10, ALNUM, 40)),
         format!("sk-{}{}", "ant-api03-", rnd(11, &format!("{ALNUM}_-"), 93)),
         format!(
-            "sk-{}{}{}",
+            "sk-{}{}FJ{}",
             rnd(12, ALNUM, 20),
             "T3Blbk",
-            format!("FJ{}", rnd(13, ALNUM, 20))
+            rnd(13, ALNUM, 20)
         ),
         format!("gs{}{}", "k_", rnd(14, ALNUM, 52)),
         format!(
@@ -270,7 +270,7 @@ fn crd006_jwt() {
     let sample = jwt(
         r#"{"alg":"HS256","typ":"JWT"}"#,
         r#"{"sub":"1234567890","name":"John Doe","iat":1516239022}"#,
-        super::super::vendor::JWT_IO_SIGNATURE,
+        super::super::embedded::JWT_IO_SIGNATURE,
     );
     let f = scan("README.md", &format!("Example: {sample}\n"), false, &[]);
     assert_eq!(of(&f, "CRD-006"), vec![(Info, Some(1))]);
@@ -311,6 +311,9 @@ fn crd007_connection_string() {
         "REDIS = \"redis://user:pass@localhost:6379\"\n",
         "url = f\"mysql://{user}:{password}@{host}/db\"\n",
         "AMQP=amqp://guest:<password>@mq.internal:5672\n",
+        "git clone https://user:token@git.example/org/repo\n",
+        "PG = 'postgres://postgres:postgres@localhost:5432/dev'\n",
+        "MQ = 'amqp://app:app@localhost'\n",
     ] {
         let f = scan("a.py", ok, true, &[]);
         assert!(f.iter().all(|x| x.severity == Info), "{ok}: {f:?}");
