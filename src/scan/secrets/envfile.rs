@@ -130,12 +130,10 @@ pub(super) fn scan(s: &mut Scan) {
     }
 }
 
-/// `${NAME}` or `$NAME`: a reference to the environment, not a value (§8.3 "not `${…}`").
+/// `${NAME}`, `$NAME`, `$(cmd)`, `$PATH:bin`: an expansion, not a value (§8.3 "not `${…}`"; any
+/// leading `$` counts, chosen, since `.envrc` and many `.env` loaders expand it).
 fn is_reference(v: &str) -> bool {
-    (v.starts_with("${") && v.ends_with('}'))
-        || v.strip_prefix('$').is_some_and(|n| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        })
+    v.starts_with('$')
 }
 
 /// Strips one pair of matching quotes, or an inline ` #` comment from an unquoted value.

@@ -1,9 +1,10 @@
 //! Stage 4 — secrets (SPEC §8.3 "Stage 4", CRD-001–CRD-010). Every complete non-binary file except lock
 //! files is read as plain text (Markdown code fences included), and so is text that stage 0 unpacked
-//! (ARC-008). Vendor formats, private keys, JWTs and connection strings live in `vendor.rs`, the generic
-//! assignment and entropy heuristics in `generic.rs`, credential-bearing config files (CRD-009) in
-//! `envfile.rs`. Findings are judged on the captured value only and never lowered by path (§8.2); their
-//! evidence is always redacted, so no finding field ever holds a whole secret.
+//! (ARC-008). Vendor formats live in `vendor.rs`, private keys, JWTs and connection strings in
+//! `embedded.rs`, the generic assignment and entropy heuristics in `generic.rs`, credential-bearing
+//! config files (CRD-009) in `envfile.rs`. Findings are judged on the captured value only and never
+//! lowered by path (§8.2); their evidence is always redacted, so no finding field ever holds a whole
+//! secret. `scan_text` is the entry point for other stages' decoded content.
 //!
 //! Chosen points (SPEC §8.3 leaves them open or contradicts itself):
 //! * The "entropy < 3.0" placeholder test is length-adjusted: a value of n characters is weak below
@@ -14,6 +15,10 @@
 //!   upper case by design (AWS key ids, Twilio keys): the SPEC's own CRD-001 true positive matches it.
 //! * The redacted prefix keeps at most half of a value's characters, so a short value never shows whole.
 //! * Kind by use (§8.2) does not reach CRD-010 here: it reads a file's kind by name and shebang.
+//! * Further value filters, each documented where it lives: placeholder notes for vendor prefixes the
+//!   strict formats cannot match (`vendor.rs`), default and field-name passwords in URLs (`embedded.rs`),
+//!   metadata identifiers, e-mail values and alphabet constants (`generic.rs`), `$` expansions in env
+//!   files (`envfile.rs`).
 
 mod embedded;
 mod envfile;

@@ -8,8 +8,8 @@
 
 use super::embedded;
 use super::{
-    CRD001, CRD002, CRD003, CRD004, Check, FULL, Rule, Scan, VENDOR_CONFIDENCE, decodes_to_text,
-    is_hex, is_placeholder, re,
+    CRD001, CRD002, CRD003, CRD004, Check, Rule, Scan, VENDOR_CONFIDENCE, decodes_to_text, is_hex,
+    is_placeholder, re,
 };
 use crate::scan::StageError;
 use crate::scan::report::Severity;
@@ -192,13 +192,16 @@ static STRICT: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
 static LOOSE: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     const BODY: &str = r"(?P<b>[A-Za-z0-9*<>{}$_.-]{4,})";
     let sev = Severity::Info;
+    // `ASIAN_MARKETS` is a word, not an AWS placeholder: no environment-variable-name test here.
+    let mut aws = pat(
+        CRD001,
+        "AWS access key ID",
+        sev,
+        &format!(r"\b(?:AKIA|ASIA|ABIA|ACCA){BODY}"),
+    );
+    aws.check = UPPER;
     vec![
-        pat(
-            CRD001,
-            "AWS access key ID",
-            sev,
-            &format!(r"\b(?:AKIA|ASIA|ABIA|ACCA){BODY}"),
-        ),
+        aws,
         pat(
             CRD002,
             "GitHub token",
@@ -295,7 +298,7 @@ fn loose(s: &mut Scan, p: &Pattern) {
     for c in p.re.captures_iter(src) {
         let Some(m) = c.get(0) else { continue };
         let body = c.name("b").map_or(m.as_str(), |b| b.as_str());
-        if s.claimed(m.start(), m.end()) || !is_placeholder(m.as_str(), body, FULL) {
+        if s.claimed(m.start(), m.end()) || !is_placeholder(m.as_str(), body, p.check) {
             continue;
         }
         s.claim(m.start(), m.end());

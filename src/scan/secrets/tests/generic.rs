@@ -125,6 +125,7 @@ fn crd009_env_files() {
         )
         .is_empty()
     );
+    assert!(scan(".envrc", "export PATH=$PATH:bin\nuse nix\n", false, &[]).is_empty());
     let f = scan(".envrc", "export API_KEY=changeme\n", false, &[]);
     assert_eq!(of(&f, "CRD-009"), vec![(Info, Some(1))]);
 }
