@@ -6,6 +6,7 @@
 
 use super::{CRD009, FULL, Scan, VENDOR_CONFIDENCE, file_name, is_placeholder};
 use crate::scan::report::Severity;
+use crate::scan::vocab::is_credname;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CredFile {
@@ -86,10 +87,15 @@ pub(super) fn scan(s: &mut Scan) {
         .partition(|e| !is_placeholder(&e.value, &e.value, FULL));
     let name = file_name(s.path).to_string();
     if let Some(first) = real.first() {
+        // Reported at the most telling entry: one with a vendor secret, else one with a credential
+        // name (§8.2 CREDNAME), else the first.
         let critical = real.iter().find(|e| vendor_lines.contains(&e.line));
         let (severity, at) = match critical {
             Some(e) => (Severity::Critical, *e),
-            None => (Severity::High, *first),
+            None => (
+                Severity::High,
+                *real.iter().find(|e| is_credname(&e.key)).unwrap_or(first),
+            ),
         };
         let keys: Vec<String> = real
             .iter()

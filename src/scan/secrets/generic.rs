@@ -81,10 +81,14 @@ const METADATA_WORDS: [&str; 24] = [
     "header", "provider",
 ];
 
-/// CRD-008's identifier test. `author` does not count as `auth` (chosen); `sha` counts as a word part
+/// CRD-008's identifier test. `author` does not count as `auth` (`authorization` does; chosen); `sha` counts as a word part
 /// (`sha`, `sha1`, `fileSha256`), not inside `shared_secret` (chosen); metadata names are skipped.
 fn credential_identifier(id: &str) -> bool {
-    let lower = id.to_lowercase().replace("author", "");
+    let lower = id
+        .to_lowercase()
+        .replace("authoriz", "auth")
+        .replace("authoris", "auth")
+        .replace("author", "");
     if !CRED_WORDS.iter().any(|w| lower.contains(w)) {
         return false;
     }
@@ -227,7 +231,16 @@ pub(super) fn assignments(s: &mut Scan) -> Result<(), StageError> {
     Ok(())
 }
 
+/// `Bearer <token>`, `Basic <base64>`, `token <t>`, `Bot <t>`: the credential after an HTTP auth
+/// scheme is judged on its own (chosen; the value as a whole has whitespace).
+static AUTH_SCHEME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?i:bearer|basic|token|bot)[ \t]+(?P<t>[^\s]+)$").expect("constant regex")
+});
+
 fn judge(s: &mut Scan, id: &str, v: &str, start: usize, end: usize) {
+    if let Some(t) = AUTH_SCHEME.captures(v).and_then(|c| c.name("t")) {
+        return judge(s, id, t.as_str(), start + t.start(), end);
+    }
     let len = v.chars().count();
     if !(10..=150).contains(&len)
         || v.chars().any(char::is_whitespace)

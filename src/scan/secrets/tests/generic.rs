@@ -33,6 +33,15 @@ fn crd008_generic_assignment() {
         assert_eq!(of(&f, "CRD-008"), vec![(High, Some(1))], "{text}");
         assert!(of(&f, "CRD-010").is_empty(), "{text}");
     }
+    // The token of an HTTP auth header value.
+    let text = format!("headers = {{\"Authorization\": \"Bearer {tok}\"}}\n");
+    let f = scan("client.py", &text, true, &[&tok]);
+    assert_eq!(of(&f, "CRD-008"), vec![(High, Some(1))]);
+    let ph = format!("sk-{}", "x".repeat(40));
+    let text = format!("headers = {{\"Authorization\": \"Bearer {ph}\"}}\n");
+    let f = scan("client.py", &text, true, &[&ph]);
+    assert_eq!(of(&f, "CRD-003"), vec![(Info, Some(1))]);
+    assert_eq!(f.len(), 1);
     // YAML and .env scalars.
     let f = scan(
         "conf/app.yaml",
@@ -115,7 +124,7 @@ fn crd009_env_files() {
         false,
         &[&pw],
     );
-    assert_eq!(of(&f, "CRD-009"), vec![(High, Some(1))]);
+    assert_eq!(of(&f, "CRD-009"), vec![(High, Some(2))]);
     assert!(
         scan(
             ".env.local",
