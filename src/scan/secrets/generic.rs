@@ -189,7 +189,8 @@ fn is_email(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
 }
 
-/// CRD-008 over quoted values everywhere, plus unquoted `.env`/shell and YAML scalars in those files.
+/// CRD-008 over quoted values everywhere, plus unquoted `.env`/shell scalars (env and shell files,
+/// Markdown, text) and YAML scalars.
 pub(super) fn assignments(s: &mut Scan) -> Result<(), StageError> {
     let src = s.src;
     let mut seen = 0usize;
@@ -209,9 +210,11 @@ pub(super) fn assignments(s: &mut Scan) -> Result<(), StageError> {
         }
         judge(s, id.as_str(), v.as_str(), v.start(), v.end());
     }
+    // Whole-line `NAME=value` also in Markdown and text files (chosen): shell fences and pasted `.env`
+    // blocks are how credentials end up in READMEs.
     let style = match kinds::kind_by_name(s.path) {
         Kind::Yaml => Some(&*YAML_LINE),
-        Kind::Shell => Some(&*ENV_LINE),
+        Kind::Shell | Kind::Markdown | Kind::Text => Some(&*ENV_LINE),
         _ if envfile::is_env_style(s.path) => Some(&*ENV_LINE),
         _ => None,
     };

@@ -42,6 +42,10 @@ fn crd008_generic_assignment() {
     let f = scan("client.py", &text, true, &[&ph]);
     assert_eq!(of(&f, "CRD-003"), vec![(Info, Some(1))]);
     assert_eq!(f.len(), 1);
+    // A shell fence in Markdown.
+    let md = format!("# Setup\n\n```bash\nexport SERVICE_TOKEN={tok}\n```\n");
+    let f = scan("SKILL.md", &md, false, &[&tok]);
+    assert_eq!(of(&f, "CRD-008"), vec![(High, Some(4))]);
     // YAML and .env scalars.
     let f = scan(
         "conf/app.yaml",
