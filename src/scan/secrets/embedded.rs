@@ -55,7 +55,12 @@ pub(super) fn private_keys(s: &mut Scan) {
         };
         match body {
             Some(b) => {
-                s.claim(m.start(), m.end());
+                // The whole block is the key: its body lines are not CRD-001/008/010 candidates.
+                let window = floor_boundary(rest, 64 * 1024);
+                let block_end = window
+                    .find("-----END ")
+                    .map_or(m.end() + window.len(), |i| m.end() + i);
+                s.claim(m.start(), block_end);
                 let (severity, message) = if is_placeholder(b, b, FULL) {
                     (
                         Severity::Info,
@@ -79,6 +84,15 @@ pub(super) fn private_keys(s: &mut Scan) {
             }
         }
     }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn floor_boundary(s: &str, max: usize) -> &str {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    s.get(..i).unwrap_or("")
 }
 
 /// CRD-006: a JWT whose header decodes (base64url) to a JSON object with `alg`.

@@ -221,6 +221,9 @@ pub(super) fn assignments(s: &mut Scan) -> Result<(), StageError> {
     if let Some(re) = style {
         s.check()?;
         for n in 1..=s.line_count() {
+            if n % 4096 == 0 {
+                s.check()?;
+            }
             let line = s.line(n);
             let Some(c) = re.captures(line) else { continue };
             let (Some(id), Some(v)) = (c.name("id"), c.name("v")) else {

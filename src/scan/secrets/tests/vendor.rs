@@ -221,8 +221,18 @@ fn crd005_private_key() {
     let text = format!("# key\n{pem}");
     let f = scan("id_rsa", &text, false, &[&body[0]]);
     assert_eq!(of(&f, "CRD-005"), vec![(Critical, Some(2))]);
+    assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].rule_type, "secret_private_key");
     assert!(f[0].message.contains("RSA"));
+    // Quoted body lines in code are part of the key, not CRD-010 literals.
+    let quoted: Vec<String> = body.iter().map(|l| format!("    \"{l}\",")).collect();
+    let code = format!(
+        "KEY = [\n    \"-----BEGIN EC PRIVATE KEY-----\",\n{}\n]\n",
+        quoted.join("\n")
+    );
+    let f = scan("k.py", &code, true, &[&body[0]]);
+    assert_eq!(of(&f, "CRD-005"), vec![(Critical, Some(2))]);
+    assert!(of(&f, "CRD-010").is_empty(), "{f:?}");
     // One string with `\n` escapes, in code.
     let one = format!(
         "KEY = \"-----BEGIN PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----\\n\"\n",
