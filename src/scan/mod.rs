@@ -79,7 +79,7 @@ const LATER_STAGES: [(&str, &str, Option<StageFn>); 5] = [
     ("stage1", "structure", Some(structure::run)),
     ("stage2", "static", None),
     ("stage3", "injection", None),
-    ("stage4", "secrets", None),
+    ("stage4", "secrets", Some(secrets::run)),
     ("stage5", "supply_chain", Some(supply::run)),
 ];
 
