@@ -3,12 +3,24 @@
 //! agent configuration / IDE auto-run files), by stage 3 (PI-008 reads these hits in Markdown shell text)
 //! and by stage 5 (SUP-005 install scripts).
 //!
-//! NOTE: interface skeleton; the analyser is being written.
+//! Layout: `model.rs` builds the folded script model from the syntax tree, `terms.rs` and `decode.rs` hold
+//! the §8.2 shell terms, `rules.rs`, `flow.rs` and `agentcli.rs` the rules, `pwsh.rs` the PowerShell
+//! token fallback, `stage2.rs` the stage 2 file selection.
+
+mod agentcli;
+mod decode;
+mod flow;
+mod model;
+mod pwsh;
+mod rules;
+mod stage2;
+mod terms;
 
 use super::files::FileSet;
 use super::report::{Finding, Severity};
 use super::{StageCtx, StageError};
 use crate::permissions::Permissions;
+use std::cell::Cell;
 use std::time::Instant;
 
 /// One match of an SH rule (or CODE-009) in a piece of shell text.
@@ -39,10 +51,60 @@ pub struct ShellOpts<'a> {
     pub depth: u8,
 }
 
+/// Message prefix of hits found in decoded data (§8.2 shell folding).
+pub const DECODED_PREFIX: &str = "In decoded data: ";
+
 /// Analyses shell text (a script, one command string, or a Markdown block read as shell) and returns
 /// the SH / CODE-009 hits. Never panics on any input; stops early at the deadline.
-pub fn analyze(_text: &str, _opts: &ShellOpts) -> Vec<ShellHit> {
-    Vec::new()
+pub fn analyze(text: &str, opts: &ShellOpts) -> Vec<ShellHit> {
+    // §8.2: decoded data is re-scanned up to 64 KiB per file (per analysed text here).
+    let budget = Cell::new(decode::MAX_DECODED);
+    analyze_inner(text, opts, 0, &budget)
+}
+
+/// `nest`: depth of constant code analysed in place (`bash -c '…'`, `eval '…'`).
+fn analyze_inner(text: &str, opts: &ShellOpts, nest: u8, budget: &Cell<usize>) -> Vec<ShellHit> {
+    if Instant::now() >= opts.deadline {
+        return Vec::new();
+    }
+    let mut hits = match model::build(text, opts.deadline) {
+        Some(script) => {
+            let mut a = rules::Analyzer::new(opts, nest, budget);
+            a.run(&script);
+            a.sh002_fifo(&script);
+            a.hits
+        }
+        None => Vec::new(),
+    };
+    // PowerShell does not parse as bash: token fallback, for lines the tree did not already judge.
+    for h in pwsh::scan(text) {
+        if !hits.iter().any(|x| x.rule_id == h.rule_id && x.line == h.line) {
+            hits.push(h);
+        }
+    }
+    dedupe(hits)
+}
+
+/// One hit per (rule, line) and per decoded text, the most severe kept, in line order.
+fn dedupe(hits: Vec<ShellHit>) -> Vec<ShellHit> {
+    let mut out: Vec<ShellHit> = Vec::new();
+    for h in hits {
+        match out
+            .iter_mut()
+            .find(|x| {
+                x.rule_id == h.rule_id
+                    && x.line == h.line
+                    && x.decoded == h.decoded
+                    && (!h.decoded || x.evidence == h.evidence)
+            })
+        {
+            Some(x) if h.severity < x.severity => *x = h,
+            Some(_) => {}
+            None => out.push(h),
+        }
+    }
+    out.sort_by_key(|h| h.line);
+    out
 }
 
 /// One simple command of shell text after shell folding (§8.2): its line and words. A word that does not
@@ -56,12 +118,28 @@ pub struct SimpleCommand {
 /// The simple commands of shell text, in source order (pipelines, lists, subshells, substitutions
 /// flattened), after stripping `sudo`/`env VAR=…`/`command`/`exec`/`nohup`/`time` wrappers is NOT done
 /// here (callers decide). Used by stage 5 for installer lines and by stage 3.
-pub fn commands(_text: &str, _deadline: Instant) -> Vec<SimpleCommand> {
-    Vec::new()
+pub fn commands(text: &str, deadline: Instant) -> Vec<SimpleCommand> {
+    let Some(script) = model::build(text, deadline) else {
+        return Vec::new();
+    };
+    script
+        .pipelines()
+        .flat_map(|p| p.cmds.iter())
+        .filter(|c| !c.argv.is_empty())
+        .map(|c| SimpleCommand {
+            line: c.line,
+            argv: c.argv.iter().map(|w| w.text.clone()).collect(),
+        })
+        .collect()
 }
 
 /// Stage 2 findings for shell scripts (kind Shell, by name, shebang or use) and for the command strings
 /// of agent configuration and IDE auto-run files (STR-010, STR-013), with §8.2 path lowering applied.
-pub fn stage2_findings(_ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
-    Ok(Vec::new())
+pub fn stage2_findings(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
+    stage2::findings(ctx)
 }
+
+#[cfg(test)]
+mod stage2_tests;
+#[cfg(test)]
+mod tests;
