@@ -170,9 +170,15 @@ fn used_scripts(files: &FileSet, dir: &str, text: &str, ctx: &StageCtx) -> Vec<S
             } else {
                 terms::interp_runs(&prog, args)
             };
+            // A non-constant operand (`"$CLAUDE_PROJECT_DIR"/x.sh`) still names a file here.
+            let first_operand = || {
+                args.iter()
+                    .find(|w| !w.loose.starts_with('-') && !w.loose.starts_with('+'))
+                    .map(|w| w.loose.clone())
+            };
             let operand = match runs {
                 Runs::Script(i) => args.get(i).map(|w| w.loose.clone()),
-                Runs::Stdin => stdin_file(c).or_else(|| {
+                Runs::Stdin => first_operand().or_else(|| stdin_file(c)).or_else(|| {
                     // `cat f | sh`
                     k.checked_sub(1)
                         .and_then(|j| p.cmds.get(j))
