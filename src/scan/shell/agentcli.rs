@@ -199,15 +199,19 @@ impl Analyzer<'_> {
     /// SH-002 `mkfifo` with `nc` on one line.
     pub fn sh002_fifo(&mut self, s: &Script) {
         let cmds: Vec<&Cmd> = s.cmds_in(0..s.events.len()).collect();
+        let fifo_lines: std::collections::HashSet<u32> = cmds
+            .iter()
+            .filter(|c| terms::prog(c).is_some_and(|(q, _)| q == "mkfifo"))
+            .map(|c| c.line)
+            .collect();
+        if fifo_lines.is_empty() {
+            return;
+        }
         for c in &cmds {
             let Some((p, _)) = terms::prog(c) else {
                 continue;
             };
-            if matches!(p.as_str(), "nc" | "ncat" | "netcat")
-                && cmds.iter().any(|o| {
-                    o.line == c.line && terms::prog(o).is_some_and(|(q, _)| q == "mkfifo")
-                })
-            {
+            if matches!(p.as_str(), "nc" | "ncat" | "netcat") && fifo_lines.contains(&c.line) {
                 self.hit(
                     "SH-002",
                     Severity::Critical,

@@ -19,6 +19,8 @@ const DIGESTS: [&str; 8] = [
     "b2sum",
 ];
 
+const MAX_DOWNLOADS: usize = 512;
+
 /// Normalised path for matching downloads with later uses.
 fn norm(w: &str) -> String {
     let t = w.trim().trim_matches(|c| c == '"' || c == '\'');
@@ -80,7 +82,13 @@ impl Analyzer<'_> {
 
     fn add_download(&mut self, path: &str, line: u32, root: bool) {
         let p = norm(path);
-        if (p.is_empty() && !root) || p == "-" || p == "/dev/null" || p == "/dev/stdout" {
+        // Bounded state on hostile input (every later use scans the list).
+        if (p.is_empty() && !root)
+            || p == "-"
+            || p == "/dev/null"
+            || p == "/dev/stdout"
+            || self.downloads.len() >= MAX_DOWNLOADS
+        {
             return;
         }
         self.downloads.push(Download {
@@ -219,6 +227,9 @@ impl Analyzer<'_> {
         };
         if let Some((archive, dir)) = extract_from {
             if let Some(d) = self.find_download(&archive).cloned() {
+                if self.downloads.len() >= MAX_DOWNLOADS {
+                    return;
+                }
                 self.downloads.push(Download {
                     path: norm(&dir),
                     line: d.line,
@@ -234,7 +245,9 @@ impl Analyzer<'_> {
                 if let Some(d) = self.find_download(&s.loose).cloned() {
                     let name = norm(&s.loose).rsplit('/').next().unwrap_or("").to_string();
                     let target = if dst.ends_with('/') { format!("{dst}{name}") } else { dst.clone() };
-                    self.downloads.push(Download { path: target, root: false, ..d });
+                    if self.downloads.len() < MAX_DOWNLOADS {
+                        self.downloads.push(Download { path: target, root: false, ..d });
+                    }
                 }
             }
             return;

@@ -21,6 +21,7 @@ use super::report::{Finding, Severity};
 use super::{StageCtx, StageError};
 use crate::permissions::Permissions;
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// One match of an SH rule (or CODE-009) in a piece of shell text.
@@ -67,40 +68,38 @@ fn analyze_inner(text: &str, opts: &ShellOpts, nest: u8, budget: &Cell<usize>) -
     if Instant::now() >= opts.deadline {
         return Vec::new();
     }
-    let mut hits = match model::build(text, opts.deadline) {
-        Some(script) => {
-            let mut a = rules::Analyzer::new(opts, nest, budget);
-            a.run(&script);
-            a.sh002_fifo(&script);
-            a.hits
-        }
-        None => Vec::new(),
-    };
+    let mut a = rules::Analyzer::new(opts, nest, budget);
+    model::build_each(text, opts.deadline, |script| {
+        a.run(script);
+        a.sh002_fifo(script);
+    });
+    let mut hits = a.hits;
     // PowerShell does not parse as bash: token fallback, for lines the tree did not already judge.
-    for h in pwsh::scan(text) {
-        if !hits.iter().any(|x| x.rule_id == h.rule_id && x.line == h.line) {
-            hits.push(h);
-        }
-    }
+    let seen: HashSet<(&str, u32)> = hits.iter().map(|h| (h.rule_id, h.line)).collect();
+    let extra: Vec<ShellHit> = pwsh::scan(text)
+        .into_iter()
+        .filter(|h| !seen.contains(&(h.rule_id, h.line)))
+        .collect();
+    hits.extend(extra);
     dedupe(hits)
 }
 
 /// One hit per (rule, line) and per decoded text, the most severe kept, in line order.
 fn dedupe(hits: Vec<ShellHit>) -> Vec<ShellHit> {
     let mut out: Vec<ShellHit> = Vec::new();
+    let mut index: HashMap<(&'static str, u32, bool, String), usize> = HashMap::new();
     for h in hits {
-        match out
-            .iter_mut()
-            .find(|x| {
-                x.rule_id == h.rule_id
-                    && x.line == h.line
-                    && x.decoded == h.decoded
-                    && (!h.decoded || x.evidence == h.evidence)
-            })
-        {
-            Some(x) if h.severity < x.severity => *x = h,
-            Some(_) => {}
-            None => out.push(h),
+        let ev = if h.decoded { h.evidence.clone() } else { String::new() };
+        match index.get(&(h.rule_id, h.line, h.decoded, ev.clone())) {
+            Some(&i) => {
+                if h.severity < out[i].severity {
+                    out[i] = h;
+                }
+            }
+            None => {
+                index.insert((h.rule_id, h.line, h.decoded, ev), out.len());
+                out.push(h);
+            }
         }
     }
     out.sort_by_key(|h| h.line);
@@ -122,7 +121,7 @@ pub fn commands(text: &str, deadline: Instant) -> Vec<SimpleCommand> {
     let Some(script) = model::build(text, deadline) else {
         return Vec::new();
     };
-    script
+    let mut out = script
         .pipelines()
         .flat_map(|p| p.cmds.iter())
         .filter(|c| !c.argv.is_empty())
@@ -130,7 +129,10 @@ pub fn commands(text: &str, deadline: Instant) -> Vec<SimpleCommand> {
             line: c.line,
             argv: c.argv.iter().map(|w| w.text.clone()).collect(),
         })
-        .collect()
+        .collect::<Vec<_>>();
+    // Substitutions are built before the command that uses them; callers want source order.
+    out.sort_by_key(|c| c.line);
+    out
 }
 
 /// Stage 2 findings for shell scripts (kind Shell, by name, shebang or use) and for the command strings

@@ -4,6 +4,7 @@
 //! judge anything; `rules.rs` and `flow.rs` do.
 
 use super::decode;
+use super::terms;
 use crate::scan::syntax::{self, Grammar};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -12,8 +13,9 @@ use tree_sitter::Node;
 
 /// Tree depth beyond which the builder stops descending (bounded recursion on hostile input).
 const MAX_DEPTH: usize = 120;
-/// At most this many events per script (bounded work; a 5 MiB script of one-liners stays well below).
-const MAX_EVENTS: usize = 50_000;
+/// Events are handed to the analyser in batches of about this many (bounded memory on a 5 MiB script;
+/// the analyser keeps its state across batches).
+const BATCH: usize = 4_096;
 
 /// A command substitution `$(…)` / backticks, or a process substitution `<(…)` / `>(…)`, inside a word;
 /// `events` indexes `Script::events` (the inner statements are built first, so they come before the
@@ -71,6 +73,9 @@ pub(crate) struct Cmd {
     pub stdin: Option<Word>,
     /// Statements nested directly in the command (tree-sitter reads PowerShell `iex (iwr …)` so).
     pub inner: Option<Range<usize>>,
+    /// The program (lower-case base name) after wrapper stripping and its index in `argv`; computed
+    /// once when the command is built (`terms::prog` reads it).
+    pub prog: Option<(String, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,9 +125,50 @@ impl Script {
     }
 }
 
-/// Parses and builds the model; None when the parse ran out of time.
+/// Parses and builds the whole model; None when the parse ran out of time.
 pub(crate) fn build(text: &str, deadline: Instant) -> Option<Script> {
-    let tree = syntax::parse(Grammar::Bash, text, deadline).ok()?;
+    let mut all = Script::default();
+    let ok = build_each(text, deadline, |s| {
+        let base = all.events.len();
+        // Re-base the ranges of this batch onto the whole script.
+        all.events.extend(s.events.iter().cloned().map(|e| shift(e, base)));
+    });
+    ok.then_some(all)
+}
+
+fn shift(e: Event, by: usize) -> Event {
+    let mv = |r: &mut Range<usize>| *r = r.start + by..r.end + by;
+    match e {
+        Event::Pipe(mut p) => {
+            for c in &mut p.cmds {
+                if let Some(r) = c.inner.as_mut() {
+                    mv(r);
+                }
+                for w in c
+                    .argv
+                    .iter_mut()
+                    .chain(c.env.iter_mut().map(|(_, w)| w))
+                    .chain(c.redirs.iter_mut().map(|r| &mut r.target))
+                    .chain(c.stdin.iter_mut())
+                {
+                    w.subs.iter_mut().for_each(|s| mv(&mut s.events));
+                }
+            }
+            Event::Pipe(p)
+        }
+        Event::Assign(mut a) => {
+            a.value.subs.iter_mut().for_each(|s| mv(&mut s.events));
+            Event::Assign(a)
+        }
+    }
+}
+
+/// Parses and builds the model, handing it to `f` in batches of whole top-level statements (ranges in
+/// a batch index that batch). False when the parse or the build ran out of time.
+pub(crate) fn build_each(text: &str, deadline: Instant, mut f: impl FnMut(&Script)) -> bool {
+    let Ok(tree) = syntax::parse(Grammar::Bash, text, deadline) else {
+        return false;
+    };
     let mut b = Builder {
         src: text,
         assigned: HashMap::new(),
@@ -132,9 +178,23 @@ pub(crate) fn build(text: &str, deadline: Instant) -> Option<Script> {
         deadline,
         ticks: 0,
     };
-    b.count_assignments(tree.root_node(), 0);
-    b.stmt(tree.root_node(), false, 0);
-    Some(b.script)
+    b.count_assignments(tree.root_node());
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    for ch in root.named_children(&mut cursor) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        b.stmt(ch, false, 0);
+        if b.script.events.len() >= BATCH {
+            f(&b.script);
+            b.script.events.clear();
+        }
+    }
+    if !b.script.events.is_empty() {
+        f(&b.script);
+    }
+    Instant::now() < deadline
 }
 
 struct Builder<'t> {
@@ -160,15 +220,37 @@ impl<'t> Builder<'t> {
 
     fn out_of_budget(&mut self) -> bool {
         self.ticks = self.ticks.wrapping_add(1);
-        self.script.events.len() >= MAX_EVENTS
-            || (self.ticks % 256 == 0 && Instant::now() >= self.deadline)
+        self.ticks % 256 == 0 && Instant::now() >= self.deadline
     }
 
-    /// Pass 1: which names are assigned, how often, to what.
-    fn count_assignments(&mut self, n: Node<'t>, depth: usize) {
-        if depth > MAX_DEPTH {
-            return;
+    /// Pass 1: which names are assigned, how often, to what. Iterative (no recursion on deep trees).
+    fn count_assignments(&mut self, root: Node<'t>) {
+        let mut cursor = root.walk();
+        let mut visited = 0u64;
+        loop {
+            let n = cursor.node();
+            visited += 1;
+            if visited % 4096 == 0 && Instant::now() >= self.deadline {
+                return;
+            }
+            if n.is_named() {
+                self.count_one(n);
+            }
+            if cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return;
+                }
+            }
         }
+    }
+
+    fn count_one(&mut self, n: Node<'t>) {
         match n.kind() {
             "variable_assignment" => {
                 if let Some(name) = n.child_by_field_name("name")
@@ -212,9 +294,6 @@ impl<'t> Builder<'t> {
             }
             _ => {}
         }
-        for ch in named_children(n) {
-            self.count_assignments(ch, depth + 1);
-        }
     }
 
     /// The constant value of a variable assigned exactly once to a constant (§8.2 shell folding).
@@ -227,7 +306,8 @@ impl<'t> Builder<'t> {
             return None;
         };
         let node = *node;
-        if !self.resolving.insert(name.to_string()) {
+        // Bounded chains of `A=$B`, `B=$C`, … (the recursion runs once per link).
+        if self.resolving.len() >= 16 || !self.resolving.insert(name.to_string()) {
             return None;
         }
         let v = match node {
@@ -563,6 +643,10 @@ impl<'t> Builder<'t> {
         if let Some(s) = inner_start {
             cmd.inner = Some(s..self.script.events.len());
         }
+        cmd.prog = terms::program_index(&cmd.argv).and_then(|i| {
+            let t = cmd.argv.get(i)?.text.as_deref()?;
+            Some((terms::base(t), i))
+        });
         cmd
     }
 

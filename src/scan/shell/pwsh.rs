@@ -77,7 +77,7 @@ pub(crate) fn scan(text: &str) -> Vec<ShellHit> {
                 .next()
                 .unwrap_or("")
                 .trim_matches(|c| c == '"' || c == '\'' || c == ';' || c == ')');
-            if !f.is_empty() {
+            if !f.is_empty() && outfiles.len() < 256 {
                 let name = f.rsplit(['/', '\\']).next().unwrap_or(f).to_ascii_lowercase();
                 outfiles.push((name, n, at));
             }

@@ -93,7 +93,9 @@ impl<'a> Analyzer<'a> {
         self.hits.len() - 1
     }
 
+    /// Runs over one batch of events (state other than event indices carries over between batches).
     pub fn run(&mut self, s: &Script) {
+        self.prompt_events.clear();
         for (i, ev) in s.events.iter().enumerate() {
             if i % 64 == 0 && Instant::now() >= self.opts.deadline {
                 return;

