@@ -147,8 +147,7 @@ impl Analyzer<'_> {
         let dev_tcp = |w: &Word| w.loose.contains("/dev/tcp/") || w.loose.contains("/dev/udp/");
         let printing = matches!(p, "echo" | "printf" | "grep" | "sed" | "awk");
         let mut why: Option<&str> = None;
-        if c.redirs.iter().any(|r| dev_tcp(&r.target)) || (!printing && args.iter().any(dev_tcp))
-        {
+        if c.redirs.iter().any(|r| dev_tcp(&r.target)) || (!printing && args.iter().any(dev_tcp)) {
             why = Some("a `/dev/tcp` or `/dev/udp` connection");
         }
         match p {
@@ -162,13 +161,13 @@ impl Analyzer<'_> {
                     why = Some("`nc` executing a program for the remote side");
                 }
             }
-            "socat" => {
+            "socat"
                 if args.iter().any(|a| {
                     let l = a.loose.to_ascii_lowercase();
                     l.contains("exec:") || l.contains("system:")
-                }) {
-                    why = Some("`socat` connecting a program to the network");
-                }
+                }) =>
+            {
+                why = Some("`socat` connecting a program to the network");
             }
             _ => {}
         }
@@ -178,9 +177,19 @@ impl Analyzer<'_> {
         {
             let l = code.loose.to_ascii_lowercase();
             let socket = l.contains("socket") || l.contains("fsockopen") || l.contains("tcpsocket");
-            let spawn = ["subprocess", "pty", "dup2", "/bin/sh", "/bin/bash", "exec(", "spawn", "proc_open", "shell_exec"]
-                .iter()
-                .any(|k| l.contains(k));
+            let spawn = [
+                "subprocess",
+                "pty",
+                "dup2",
+                "/bin/sh",
+                "/bin/bash",
+                "exec(",
+                "spawn",
+                "proc_open",
+                "shell_exec",
+            ]
+            .iter()
+            .any(|k| l.contains(k));
             if socket && spawn && !terms::is_shell(p) {
                 why = Some("inline code that wires a socket to a shell");
             }

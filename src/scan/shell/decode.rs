@@ -156,7 +156,10 @@ fn hex_dump(data: &[u8]) -> Option<Vec<u8>> {
         let Some((_, rest)) = line.split_once(':') else {
             continue;
         };
-        let hexpart = rest.split("  ").find(|s| !s.trim().is_empty()).unwrap_or("");
+        let hexpart = rest
+            .split("  ")
+            .find(|s| !s.trim().is_empty())
+            .unwrap_or("");
         let h: String = hexpart.chars().filter(|c| !c.is_whitespace()).collect();
         out.extend(hex::decode(h).ok()?);
     }
@@ -219,7 +222,11 @@ fn producer_output(c: &Cmd) -> Option<Vec<u8>> {
             let mut words = Vec::new();
             for a in args {
                 let t = a.text.as_deref()?;
-                if words.is_empty() && t.starts_with('-') && t.len() > 1 && t[1..].chars().all(|c| "neE".contains(c)) {
+                if words.is_empty()
+                    && t.starts_with('-')
+                    && t.len() > 1
+                    && t[1..].chars().all(|c| "neE".contains(c))
+                {
                     no_newline |= t.contains('n');
                     escapes |= t.contains('e');
                     continue;
@@ -277,7 +284,10 @@ pub(crate) fn pipeline_output(cmds: &[Cmd], from: usize, to: usize) -> Option<(V
         let (p, args) = terms::prog(c)?;
         let d = decoder(&p, args)?;
         // A decoder reading a file operand does not decode the pipe.
-        if args.iter().any(|a| !a.s().starts_with('-') && p != "tr" && p != "openssl" && p != "basenc") {
+        if args
+            .iter()
+            .any(|a| !a.s().starts_with('-') && p != "tr" && p != "openssl" && p != "basenc")
+        {
             return None;
         }
         data = apply(&d, &data)?;
@@ -294,7 +304,10 @@ mod tests {
     fn decoders_decode() {
         assert_eq!(apply(&Decoder::Base64, b"aGVsbG8=\n").unwrap(), b"hello");
         assert_eq!(apply(&Decoder::Base64, b"aGVsbG8").unwrap(), b"hello");
-        assert_eq!(apply(&Decoder::Hex { plain: true }, b"68 65\n6c6c6f").unwrap(), b"hello");
+        assert_eq!(
+            apply(&Decoder::Hex { plain: true }, b"68 65\n6c6c6f").unwrap(),
+            b"hello"
+        );
         assert_eq!(apply(&Decoder::Rev, b"olleh").unwrap(), b"hello");
         let rot = Decoder::Tr("A-Za-z".into(), "N-ZA-Mn-za-m".into());
         assert_eq!(apply(&rot, b"uryyb").unwrap(), b"hello");

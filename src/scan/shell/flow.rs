@@ -34,7 +34,10 @@ fn norm(w: &str) -> String {
 
 /// The last path segment of a URL (what `curl -O` / `wget` save as).
 fn url_name(args: &[Word]) -> Option<String> {
-    let u = args.iter().map(|a| a.loose.as_str()).find(|a| a.contains("://"))?;
+    let u = args
+        .iter()
+        .map(|a| a.loose.as_str())
+        .find(|a| a.contains("://"))?;
     let path = u.split(['?', '#']).next().unwrap_or(u);
     let after = path.split_once("://").map(|(_, r)| r).unwrap_or(path);
     let (_, p) = after.split_once('/')?;
@@ -116,7 +119,9 @@ impl Analyzer<'_> {
             "curl" => {
                 if let Some(f) = opt_value(args, 'o', &["--output"]) {
                     out.push(f);
-                } else if args.iter().any(|a| a.s() == "--remote-name" || cluster_has(a.s(), 'O'))
+                } else if args
+                    .iter()
+                    .any(|a| a.s() == "--remote-name" || cluster_has(a.s(), 'O'))
                     && let Some(n) = url_name(args)
                 {
                     out.push(n);
@@ -156,7 +161,10 @@ impl Analyzer<'_> {
                 }
             }
             "certutil" | "bitsadmin" => {
-                if let Some(w) = args.last().filter(|w| !w.loose.contains("://") && !w.s().starts_with(['-', '/'])) {
+                if let Some(w) = args
+                    .last()
+                    .filter(|w| !w.loose.contains("://") && !w.s().starts_with(['-', '/']))
+                {
                     out.push(w.loose.clone());
                 }
             }
@@ -175,7 +183,11 @@ impl Analyzer<'_> {
         let operands: Vec<&Word> = args.iter().filter(|a| !a.s().starts_with('-')).collect();
         // Checksum and signature checks (chosen: a `-c` check covers the downloads it names, or all
         // downloads so far when it reads a sums file).
-        if DIGESTS.contains(&p) && args.iter().any(|a| a.s() == "--check" || cluster_has(a.s(), 'c')) {
+        if DIGESTS.contains(&p)
+            && args
+                .iter()
+                .any(|a| a.s() == "--check" || cluster_has(a.s(), 'c'))
+        {
             self.verify(&operands);
             return;
         }
@@ -184,7 +196,9 @@ impl Analyzer<'_> {
             "gpgv" | "gpgv2" => true,
             "cosign" => args.first().is_some_and(|a| a.s().starts_with("verify")),
             "minisign" => args.iter().any(|a| a.s() == "-V"),
-            "codesign" => args.iter().any(|a| a.s() == "--verify" || cluster_has(a.s(), 'v')),
+            "codesign" => args
+                .iter()
+                .any(|a| a.s() == "--verify" || cluster_has(a.s(), 'v')),
             "openssl" => args.iter().any(|a| a.s() == "-verify"),
             _ => false,
         };
@@ -203,26 +217,44 @@ impl Analyzer<'_> {
             "tar" | "bsdtar" | "gtar" => {
                 let x = args.iter().any(|a| {
                     let t = a.s();
-                    t == "--extract" || cluster_has(t, 'x') || (!t.starts_with('-') && t.starts_with('x'))
+                    t == "--extract"
+                        || cluster_has(t, 'x')
+                        || (!t.starts_with('-') && t.starts_with('x'))
                 });
-                x.then(|| opt_value(args, 'f', &["--file"]).or_else(|| {
-                    // `tar xzf f`: the cluster without a dash.
-                    args.iter().position(|a| !a.s().starts_with('-') && a.s().contains('f'))
-                        .and_then(|i| args.get(i + 1)).map(|w| w.loose.clone())
-                }))
+                x.then(|| {
+                    opt_value(args, 'f', &["--file"]).or_else(|| {
+                        // `tar xzf f`: the cluster without a dash.
+                        args.iter()
+                            .position(|a| !a.s().starts_with('-') && a.s().contains('f'))
+                            .and_then(|i| args.get(i + 1))
+                            .map(|w| w.loose.clone())
+                    })
+                })
                 .flatten()
-                .map(|f| (f, opt_value(args, 'C', &["--directory"]).unwrap_or_default()))
+                .map(|f| {
+                    (
+                        f,
+                        opt_value(args, 'C', &["--directory"]).unwrap_or_default(),
+                    )
+                })
             }
             "unzip" => operands.first().map(|f| {
-                (f.loose.clone(), opt_value(args, 'd', &[]).unwrap_or_default())
+                (
+                    f.loose.clone(),
+                    opt_value(args, 'd', &[]).unwrap_or_default(),
+                )
             }),
             "7z" | "7za" | "7zz" if args.first().is_some_and(|a| a.s() == "x") => {
-                let dir = args.iter().find_map(|a| a.s().strip_prefix("-o").map(String::from));
-                operands.get(1).map(|f| (f.loose.clone(), dir.unwrap_or_default()))
+                let dir = args
+                    .iter()
+                    .find_map(|a| a.s().strip_prefix("-o").map(String::from));
+                operands
+                    .get(1)
+                    .map(|f| (f.loose.clone(), dir.unwrap_or_default()))
             }
-            "hdiutil" if args.first().is_some_and(|a| a.s() == "attach") => {
-                operands.get(1).map(|f| (f.loose.clone(), "/Volumes".to_string()))
-            }
+            "hdiutil" if args.first().is_some_and(|a| a.s() == "attach") => operands
+                .get(1)
+                .map(|f| (f.loose.clone(), "/Volumes".to_string())),
             _ => None,
         };
         if let Some((archive, dir)) = extract_from {
@@ -240,13 +272,24 @@ impl Analyzer<'_> {
             return;
         }
         if matches!(p, "cp" | "mv" | "install") && operands.len() >= 2 {
-            let (dst, srcs) = operands.split_last().map(|(d, s)| (norm(&d.loose), s.to_vec())).unwrap_or_default();
+            let (dst, srcs) = operands
+                .split_last()
+                .map(|(d, s)| (norm(&d.loose), s.to_vec()))
+                .unwrap_or_default();
             for s in srcs {
                 if let Some(d) = self.find_download(&s.loose).cloned() {
                     let name = norm(&s.loose).rsplit('/').next().unwrap_or("").to_string();
-                    let target = if dst.ends_with('/') { format!("{dst}{name}") } else { dst.clone() };
+                    let target = if dst.ends_with('/') {
+                        format!("{dst}{name}")
+                    } else {
+                        dst.clone()
+                    };
                     if self.downloads.len() < MAX_DOWNLOADS {
-                        self.downloads.push(Download { path: target, root: false, ..d });
+                        self.downloads.push(Download {
+                            path: target,
+                            root: false,
+                            ..d
+                        });
                     }
                 }
             }
@@ -255,11 +298,15 @@ impl Analyzer<'_> {
         // Runs: the program itself, `source`/`.`, an interpreter's script, an opener.
         let prog_word = terms::program_index(&c.argv).and_then(|i| c.argv.get(i));
         let mut ran: Option<String> = None;
-        if let Some(w) = prog_word
-            && w.loose.contains('/')
-            && self.find_download(&w.loose).is_some()
-        {
-            ran = Some(w.loose.clone());
+        if let Some(w) = prog_word {
+            let in_bin = |d: &Download| !d.root && (d.path.ends_with(&format!("/bin/{}", w.loose)));
+            if (w.loose.contains('/') && self.find_download(&w.loose).is_some())
+                || (!w.loose.contains('/')
+                    && !w.loose.is_empty()
+                    && self.downloads.iter().any(in_bin))
+            {
+                ran = Some(w.loose.clone());
+            }
         }
         if ran.is_none() {
             let target: Option<&Word> = if p == "source" || p == "." {
@@ -272,9 +319,19 @@ impl Analyzer<'_> {
                 }
             } else if matches!(
                 p,
-                "open" | "xdg-open" | "start" | "start-process" | "invoke-item" | "msiexec" | "installer" | "saps"
+                "open"
+                    | "xdg-open"
+                    | "start"
+                    | "start-process"
+                    | "invoke-item"
+                    | "msiexec"
+                    | "installer"
+                    | "saps"
             ) {
-                operands.iter().copied().find(|w| self.find_download(&w.loose).is_some())
+                operands
+                    .iter()
+                    .copied()
+                    .find(|w| self.find_download(&w.loose).is_some())
             } else {
                 None
             };
@@ -287,7 +344,14 @@ impl Analyzer<'_> {
         let Some(file) = ran else {
             return;
         };
-        let Some(d) = self.find_download(&file).cloned() else {
+        let found = self.find_download(&file).cloned().or_else(|| {
+            let suffix = format!("/bin/{file}");
+            self.downloads
+                .iter()
+                .find(|d| !d.root && d.path.ends_with(&suffix))
+                .cloned()
+        });
+        let Some(d) = found else {
             return;
         };
         if d.verified {
@@ -295,7 +359,10 @@ impl Analyzer<'_> {
                 "SH-005",
                 Severity::Info,
                 c.line,
-                format!("Runs `{file}`, downloaded at line {}, after a checksum or signature check.", d.line),
+                format!(
+                    "Runs `{file}`, downloaded at line {}, after a checksum or signature check.",
+                    d.line
+                ),
                 &c.raw,
             );
         } else {
@@ -348,35 +415,61 @@ impl Analyzer<'_> {
     pub fn sh006(&mut self, c: &Cmd, p: &str, args: &[Word]) {
         let operands: Vec<&Word> = args.iter().filter(|a| !a.s().starts_with('-')).collect();
         let verified = |a: &Analyzer, ws: &[&Word]| {
-            ws.iter().any(|w| a.find_download(&w.loose).is_some_and(|d| d.verified))
+            ws.iter()
+                .any(|w| a.find_download(&w.loose).is_some_and(|d| d.verified))
         };
         let what: Option<(&str, bool)> = match p {
             "xattr" => {
-                let quarantine = args.iter().any(|a| a.s().eq_ignore_ascii_case("com.apple.quarantine"));
+                let quarantine = args
+                    .iter()
+                    .any(|a| a.s().eq_ignore_ascii_case("com.apple.quarantine"));
                 let delete = args.iter().any(|a| cluster_has(a.s(), 'd'));
                 let clear = args.iter().any(|a| cluster_has(a.s(), 'c'));
-                let fetched = operands.iter().any(|w| self.find_download(&w.loose).is_some());
+                let fetched = operands
+                    .iter()
+                    .any(|w| self.find_download(&w.loose).is_some());
                 if quarantine && delete {
-                    Some(("removes the macOS quarantine attribute (Gatekeeper bypass)", verified(self, &operands)))
+                    Some((
+                        "removes the macOS quarantine attribute (Gatekeeper bypass)",
+                        verified(self, &operands),
+                    ))
                 } else if clear && fetched {
-                    Some(("clears the extended attributes, quarantine included, of a downloaded file", verified(self, &operands)))
+                    Some((
+                        "clears the extended attributes, quarantine included, of a downloaded file",
+                        verified(self, &operands),
+                    ))
                 } else {
                     None
                 }
             }
-            "spctl" if args.iter().any(|a| matches!(a.s(), "--master-disable" | "--global-disable")) => {
+            "spctl"
+                if args
+                    .iter()
+                    .any(|a| matches!(a.s(), "--master-disable" | "--global-disable")) =>
+            {
                 Some(("disables Gatekeeper", false))
             }
             "csrutil" if args.iter().any(|a| a.s() == "disable") => {
                 Some(("disables System Integrity Protection", false))
             }
-            "set-mppreference" if args.iter().any(|a| a.s().to_ascii_lowercase().starts_with("-disable")) => {
+            "set-mppreference"
+                if args
+                    .iter()
+                    .any(|a| a.s().to_ascii_lowercase().starts_with("-disable")) =>
+            {
                 Some(("disables Microsoft Defender protection", false))
             }
-            "add-mppreference" if args.iter().any(|a| a.s().to_ascii_lowercase().starts_with("-exclusion")) => {
+            "add-mppreference"
+                if args
+                    .iter()
+                    .any(|a| a.s().to_ascii_lowercase().starts_with("-exclusion")) =>
+            {
                 Some(("adds a Microsoft Defender exclusion", false))
             }
-            "unblock-file" => Some(("removes the Mark of the Web from a file", verified(self, &operands))),
+            "unblock-file" => Some((
+                "removes the Mark of the Web from a file",
+                verified(self, &operands),
+            )),
             _ => None,
         };
         if let Some((why, ok)) = what {
@@ -401,10 +494,16 @@ impl Analyzer<'_> {
                 self.upgrade(h);
             }
             // `echo "$pw" | sudo -S …`: the answer variable feeds a sink later in the pipeline.
-            if let Some(h) = c.argv.iter().flat_map(|w| w.vars.iter()).find_map(|v| self.answer_vars.get(v).copied())
-                && p.cmds.get(i + 1..).unwrap_or(&[]).iter().any(|n| {
-                    terms::prog(n).is_some_and(|(np, na)| is_answer_sink(n, &np, na))
-                })
+            if let Some(h) = c
+                .argv
+                .iter()
+                .flat_map(|w| w.vars.iter())
+                .find_map(|v| self.answer_vars.get(v).copied())
+                && p.cmds
+                    .get(i + 1..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .any(|n| terms::prog(n).is_some_and(|(np, na)| is_answer_sink(n, &np, na)))
             {
                 self.upgrade(h);
             }
@@ -433,7 +532,9 @@ impl Analyzer<'_> {
             "osascript" => {
                 let mut script = String::new();
                 for (i, a) in args.iter().enumerate() {
-                    if a.s() == "-e" && let Some(v) = args.get(i + 1) {
+                    if a.s() == "-e"
+                        && let Some(v) = args.get(i + 1)
+                    {
                         script.push_str(&v.loose);
                         script.push('\n');
                     }
@@ -445,15 +546,22 @@ impl Analyzer<'_> {
                 let asks = l.contains("display dialog")
                     && (l.contains("hidden answer")
                         || (l.contains("default answer")
-                            && ["password", "passcode", "credential"].iter().any(|k| l.contains(k))));
+                            && ["password", "passcode", "credential"]
+                                .iter()
+                                .any(|k| l.contains(k))));
                 if !asks {
                     return None;
                 }
                 (Severity::High, "an `osascript` dialog")
             }
-            "zenity" | "kdialog" if args.iter().any(|a| a.s() == "--password") => {
-                (Severity::Medium, if p == "zenity" { "`zenity --password`" } else { "`kdialog --password`" })
-            }
+            "zenity" | "kdialog" if args.iter().any(|a| a.s() == "--password") => (
+                Severity::Medium,
+                if p == "zenity" {
+                    "`zenity --password`"
+                } else {
+                    "`kdialog --password`"
+                },
+            ),
             "get-credential" => (Severity::Medium, "`Get-Credential`"),
             _ => return None,
         };
@@ -483,7 +591,11 @@ impl Analyzer<'_> {
             return;
         }
         match p {
-            "dscl" if args.iter().any(|a| matches!(a.s(), "-authonly" | "authonly")) => {
+            "dscl"
+                if args
+                    .iter()
+                    .any(|a| matches!(a.s(), "-authonly" | "authonly")) =>
+            {
                 self.hit(
                     "SH-007",
                     Severity::High,
@@ -495,17 +607,37 @@ impl Analyzer<'_> {
             "security" => {
                 let sub = args.first().map(|a| a.s()).unwrap_or("");
                 if sub == "dump-keychain" {
-                    self.hit("SH-007", Severity::High, c.line, "`security dump-keychain` dumps the keychain.".into(), &c.raw);
+                    self.hit(
+                        "SH-007",
+                        Severity::High,
+                        c.line,
+                        "`security dump-keychain` dumps the keychain.".into(),
+                        &c.raw,
+                    );
                 } else if matches!(sub, "find-generic-password" | "find-internet-password")
-                    && args.iter().any(|a| a.s() == "-w" || a.s() == "-g" || (cluster_has(a.s(), 'w') && a.s().len() <= 3))
+                    && args.iter().any(|a| {
+                        a.s() == "-w"
+                            || a.s() == "-g"
+                            || (cluster_has(a.s(), 'w') && a.s().len() <= 3)
+                    })
                 {
                     let service = opt_value(args, 's', &[]);
                     let label = opt_value(args, 'l', &[]);
-                    let browser = service.as_deref().is_some_and(|s| s.to_ascii_lowercase().contains("safe storage"));
+                    let browser = service
+                        .as_deref()
+                        .is_some_and(|s| s.to_ascii_lowercase().contains("safe storage"));
                     let (sev, msg) = if browser || (service.is_none() && label.is_none()) {
-                        (Severity::High, format!("`security {sub}` reads a browser or unspecified keychain secret."))
+                        (
+                            Severity::High,
+                            format!(
+                                "`security {sub}` reads a browser or unspecified keychain secret."
+                            ),
+                        )
                     } else {
-                        (Severity::Info, format!("`security {sub}` reads the keychain item of a named service."))
+                        (
+                            Severity::Info,
+                            format!("`security {sub}` reads the keychain item of a named service."),
+                        )
                     };
                     self.hit("SH-007", sev, c.line, msg, &c.raw);
                 }
@@ -518,16 +650,24 @@ impl Analyzer<'_> {
 /// A command that sends, checks or stores a password it is given.
 fn is_answer_sink(c: &Cmd, p: &str, args: &[Word]) -> bool {
     match p {
-        "curl" | "wget" | "nc" | "ncat" | "netcat" | "scp" | "rsync" | "ftp" | "sendmail" | "mail" | "tee" => true,
-        "dscl" => args.iter().any(|a| matches!(a.s(), "-authonly" | "authonly")),
+        "curl" | "wget" | "nc" | "ncat" | "netcat" | "scp" | "rsync" | "ftp" | "sendmail"
+        | "mail" | "tee" => true,
+        "dscl" => args
+            .iter()
+            .any(|a| matches!(a.s(), "-authonly" | "authonly")),
         "security" => args.first().is_some_and(|a| a.s() == "unlock-keychain"),
-        _ => c.argv.first().is_some_and(|w| w.s() == "sudo") && c.argv.iter().any(|a| a.s() == "-S"),
+        _ => {
+            c.argv.first().is_some_and(|w| w.s() == "sudo") && c.argv.iter().any(|a| a.s() == "-S")
+        }
     }
 }
 
 fn writes_file(c: &Cmd) -> bool {
     c.redirs.iter().any(|r| {
         (r.op == ">" || r.op == ">>" || r.op == "&>")
-            && !matches!(r.target.loose.as_str(), "/dev/null" | "/dev/stderr" | "/dev/stdout")
+            && !matches!(
+                r.target.loose.as_str(),
+                "/dev/null" | "/dev/stderr" | "/dev/stdout"
+            )
     })
 }

@@ -89,7 +89,11 @@ fn dedupe(hits: Vec<ShellHit>) -> Vec<ShellHit> {
     let mut out: Vec<ShellHit> = Vec::new();
     let mut index: HashMap<(&'static str, u32, bool, String), usize> = HashMap::new();
     for h in hits {
-        let ev = if h.decoded { h.evidence.clone() } else { String::new() };
+        let ev = if h.decoded {
+            h.evidence.clone()
+        } else {
+            String::new()
+        };
         match index.get(&(h.rule_id, h.line, h.decoded, ev.clone())) {
             Some(&i) => {
                 if h.severity < out[i].severity {

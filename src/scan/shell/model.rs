@@ -131,7 +131,8 @@ pub(crate) fn build(text: &str, deadline: Instant) -> Option<Script> {
     let ok = build_each(text, deadline, |s| {
         let base = all.events.len();
         // Re-base the ranges of this batch onto the whole script.
-        all.events.extend(s.events.iter().cloned().map(|e| shift(e, base)));
+        all.events
+            .extend(s.events.iter().cloned().map(|e| shift(e, base)));
     });
     ok.then_some(all)
 }
@@ -659,7 +660,12 @@ impl<'t> Builder<'t> {
             "word" | "number" => Word::lit(&unescape_word(self.text(n))),
             "raw_string" => {
                 let t = self.text(n);
-                Word::lit(t.strip_prefix('\'').unwrap_or(t).strip_suffix('\'').unwrap_or(t))
+                Word::lit(
+                    t.strip_prefix('\'')
+                        .unwrap_or(t)
+                        .strip_suffix('\'')
+                        .unwrap_or(t),
+                )
             }
             "ansi_c_string" => {
                 let t = self.text(n);
@@ -771,7 +777,12 @@ fn is_statement(kind: &str) -> bool {
 fn is_container(kind: &str) -> bool {
     matches!(
         kind,
-        "program" | "do_group" | "else_clause" | "elif_clause" | "case_item" | "variable_assignments"
+        "program"
+            | "do_group"
+            | "else_clause"
+            | "elif_clause"
+            | "case_item"
+            | "variable_assignments"
     )
 }
 

@@ -31,17 +31,18 @@ const DOWNLOADS: [&str; 9] = [
 pub(crate) fn scan(text: &str) -> Vec<ShellHit> {
     let mut hits = Vec::new();
     let mut outfiles: Vec<(String, u32, usize)> = Vec::new();
-    let push = |hits: &mut Vec<ShellHit>, id: &'static str, sev, line: u32, msg: String, raw: &str| {
-        hits.push(ShellHit {
-            rule_id: id,
-            rule_type: rule_type(id),
-            severity: sev,
-            line,
-            message: msg,
-            evidence: truncate_chars(raw.trim(), 200),
-            decoded: false,
-        });
-    };
+    let push =
+        |hits: &mut Vec<ShellHit>, id: &'static str, sev, line: u32, msg: String, raw: &str| {
+            hits.push(ShellHit {
+                rule_id: id,
+                rule_type: rule_type(id),
+                severity: sev,
+                line,
+                message: msg,
+                evidence: truncate_chars(raw.trim(), 200),
+                decoded: false,
+            });
+        };
     for (i, raw) in text.lines().enumerate().take(200_000) {
         let n = i as u32 + 1;
         let t = raw.trim();
@@ -78,7 +79,11 @@ pub(crate) fn scan(text: &str) -> Vec<ShellHit> {
                 .unwrap_or("")
                 .trim_matches(|c| c == '"' || c == '\'' || c == ';' || c == ')');
             if !f.is_empty() && outfiles.len() < 256 {
-                let name = f.rsplit(['/', '\\']).next().unwrap_or(f).to_ascii_lowercase();
+                let name = f
+                    .rsplit(['/', '\\'])
+                    .next()
+                    .unwrap_or(f)
+                    .to_ascii_lowercase();
                 outfiles.push((name, n, at));
             }
         }
@@ -92,20 +97,50 @@ pub(crate) fn scan(text: &str) -> Vec<ShellHit> {
                     && (*at < n || *pos < run_at)
             })
         {
-            let msg = format!("Runs `{name}`, downloaded at line {at}, without verifying it (download and execute).");
+            let msg = format!(
+                "Runs `{name}`, downloaded at line {at}, without verifying it (download and execute)."
+            );
             push(&mut hits, "SH-005", Severity::Critical, n, msg, raw);
         }
         if l.contains("set-mppreference") && l.contains("-disable") {
-            push(&mut hits, "SH-006", Severity::High, n, "`Set-MpPreference` disables Microsoft Defender protection.".into(), raw);
+            push(
+                &mut hits,
+                "SH-006",
+                Severity::High,
+                n,
+                "`Set-MpPreference` disables Microsoft Defender protection.".into(),
+                raw,
+            );
         }
         if l.contains("add-mppreference") && l.contains("-exclusion") {
-            push(&mut hits, "SH-006", Severity::High, n, "`Add-MpPreference` adds a Microsoft Defender exclusion.".into(), raw);
+            push(
+                &mut hits,
+                "SH-006",
+                Severity::High,
+                n,
+                "`Add-MpPreference` adds a Microsoft Defender exclusion.".into(),
+                raw,
+            );
         }
         if has_token(&l, "unblock-file") {
-            push(&mut hits, "SH-006", Severity::High, n, "`Unblock-File` removes the Mark of the Web from a file.".into(), raw);
+            push(
+                &mut hits,
+                "SH-006",
+                Severity::High,
+                n,
+                "`Unblock-File` removes the Mark of the Web from a file.".into(),
+                raw,
+            );
         }
         if has_token(&l, "get-credential") || l.contains("promptforcredential") {
-            push(&mut hits, "SH-007", Severity::Medium, n, "A PowerShell credential prompt asks for the user's password.".into(), raw);
+            push(
+                &mut hits,
+                "SH-007",
+                Severity::Medium,
+                n,
+                "A PowerShell credential prompt asks for the user's password.".into(),
+                raw,
+            );
         }
     }
     hits

@@ -109,12 +109,16 @@ impl<'a> Analyzer<'a> {
 
     fn assign(&mut self, s: &Script, name: &str, v: &Word) {
         let fetched = v.vars.iter().any(|x| self.fetched_vars.contains(x))
-            || v.subs.iter().any(|sub| self.range_fetches(s, sub.events.clone()));
+            || v.subs
+                .iter()
+                .any(|sub| self.range_fetches(s, sub.events.clone()));
         if fetched {
             self.fetched_vars.insert(name.to_string());
         }
         let sensitive = v.vars.iter().any(|x| self.sensitive_vars.contains(x))
-            || v.subs.iter().any(|sub| self.range_sensitive(s, sub.events.clone()));
+            || v.subs
+                .iter()
+                .any(|sub| self.range_sensitive(s, sub.events.clone()));
         if sensitive {
             self.sensitive_vars.insert(name.to_string());
         }
@@ -146,7 +150,9 @@ impl<'a> Analyzer<'a> {
         terms::is_fetcher(&p, args)
             || decode::decoder(&p, args).is_some()
             || terms::is_slice(&p, args, self.opts.files)
-            || c.argv.iter().any(|w| w.vars.iter().any(|v| self.fetched_vars.contains(v)))
+            || c.argv
+                .iter()
+                .any(|w| w.vars.iter().any(|v| self.fetched_vars.contains(v)))
     }
 
     fn range_sensitive(&self, s: &Script, r: Range<usize>) -> bool {
@@ -219,10 +225,8 @@ impl<'a> Analyzer<'a> {
                 why = Some(format!("`{p}` runs code that is fetched or decoded"));
             }
             match terms::interp_runs(p, args) {
-                Runs::Code(i) => {
-                    if args.get(i).is_some_and(|w| word_fetches(self, w, false)) {
-                        why = Some(format!("`{p}` runs code that is fetched or decoded"));
-                    }
+                Runs::Code(i) if args.get(i).is_some_and(|w| word_fetches(self, w, false)) => {
+                    why = Some(format!("`{p}` runs code that is fetched or decoded"));
                 }
                 Runs::Stdin => {
                     let from_sub = c
@@ -264,7 +268,10 @@ impl<'a> Analyzer<'a> {
     /// home; medium: world-writable `chmod`). `sudo` on its own is a note (§8.9 "sudo is never a
     /// finding on its own", chosen over the table's medium).
     fn sh003(&mut self, c: &Cmd, p: &str, args: &[Word], rce: bool) {
-        if c.argv.first().is_some_and(|w| matches!(w.s(), "sudo" | "doas")) {
+        if c.argv
+            .first()
+            .is_some_and(|w| matches!(w.s(), "sudo" | "doas"))
+        {
             self.hit(
                 "SH-003",
                 Severity::Info,
@@ -295,7 +302,8 @@ impl<'a> Analyzer<'a> {
             }
             "chmod" => {
                 let Some(mode) = args.iter().map(|a| a.s()).find(|a| {
-                    !a.starts_with('-') || a.len() > 1 && a[1..].chars().all(|x| "rwxXst".contains(x))
+                    !a.starts_with('-')
+                        || a.len() > 1 && a[1..].chars().all(|x| "rwxXst".contains(x))
                 }) else {
                     return;
                 };
@@ -351,7 +359,9 @@ impl<'a> Analyzer<'a> {
         let (p, args) = terms::prog(c)?;
         match p.as_str() {
             "env" | "printenv" => return Some(format!("`{p}` output")),
-            "set" | "export" | "declare" if args.is_empty() || args.iter().all(|a| a.s() == "-p") => {
+            "set" | "export" | "declare"
+                if args.is_empty() || args.iter().all(|a| a.s() == "-p") =>
+            {
                 return Some(format!("`{p}` output"));
             }
             "cat" | "base64" | "tar" | "gzip" | "xxd" | "head" | "tail" | "zip" | "openssl"
@@ -431,7 +441,10 @@ impl<'a> Analyzer<'a> {
                     _ => false,
                 };
                 if sends {
-                    let msg = format!("`{prog}` uploads {} (credential exfiltration).", describe(what));
+                    let msg = format!(
+                        "`{prog}` uploads {} (credential exfiltration).",
+                        describe(what)
+                    );
                     self.hit("SH-004", Severity::Critical, p.line, msg, &pipeline_text(p));
                     return;
                 }
@@ -450,9 +463,13 @@ impl<'a> Analyzer<'a> {
             let Some((data, decoders)) = decode::pipeline_output(&p.cmds, 0, m) else {
                 continue;
             };
-            let into_shell = p.cmds.get(m).and_then(terms::prog).is_some_and(|(prog, args)| {
-                terms::is_shell(&prog) && terms::is_stdin_interpreter(&prog, args)
-            });
+            let into_shell = p
+                .cmds
+                .get(m)
+                .and_then(terms::prog)
+                .is_some_and(|(prog, args)| {
+                    terms::is_shell(&prog) && terms::is_stdin_interpreter(&prog, args)
+                });
             let line = p.cmds.get(m - 1).map_or(p.line, |c| c.line);
             if decoders > 0 {
                 self.rescan_decoded(&data, line);
@@ -579,7 +596,11 @@ pub(crate) fn upload_files(p: &str, args: &[Word]) -> Vec<String> {
             Some((o, v)) if o.starts_with("--") => (o, Some(v.to_string())),
             _ => (t, None),
         };
-        let value = |i: usize| inline.clone().or_else(|| args.get(i + 1).map(|w| w.loose.clone()));
+        let value = |i: usize| {
+            inline
+                .clone()
+                .or_else(|| args.get(i + 1).map(|w| w.loose.clone()))
+        };
         let data_opt = matches!(
             opt,
             "-d" | "--data" | "--data-binary" | "--data-ascii" | "--data-urlencode" | "--json"
@@ -589,7 +610,9 @@ pub(crate) fn upload_files(p: &str, args: &[Word]) -> Vec<String> {
         if p == "curl" && (data_opt || form_opt) {
             if let Some(v) = value(i) {
                 if let Some(f) = v.split_once('@').map(|(_, f)| f).or_else(|| {
-                    form_opt.then(|| v.split_once("=<").map(|(_, f)| f)).flatten()
+                    form_opt
+                        .then(|| v.split_once("=<").map(|(_, f)| f))
+                        .flatten()
                 }) {
                     out.push(f.split(';').next().unwrap_or(f).to_string());
                 }

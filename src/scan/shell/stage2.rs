@@ -35,22 +35,34 @@ pub(super) fn findings(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
         deadline: ctx.deadline,
         depth: 0,
     };
+    // Command strings of agent configuration and IDE auto-run files (STR-010, STR-013), gathered first:
+    // a path they name is "referenced" (§8.2 non-runtime files), which `FileSet::is_referenced` does
+    // not know.
+    let mut sources: Vec<(&ScanFile, Vec<CommandString>)> = Vec::new();
+    for f in &files.files {
+        ctx.check_deadline()?;
+        if let Some(cmds) = command_strings(f) {
+            sources.push((f, cmds));
+        }
+    }
+    let named_by_commands = |p: &str| {
+        let stem = p.rsplit_once('.').map_or(p, |(s, _)| s);
+        sources
+            .iter()
+            .flat_map(|(_, c)| c.iter())
+            .any(|c| c.text.contains(p) || (stem.contains('/') && c.text.contains(stem)))
+    };
     let mut runtime_cache: HashMap<String, bool> = HashMap::new();
     let mut runtime = |p: &str| {
-        *runtime_cache
-            .entry(p.to_string())
-            .or_insert_with(|| !is_non_runtime_path(p) || files.is_referenced(p))
+        *runtime_cache.entry(p.to_string()).or_insert_with(|| {
+            !is_non_runtime_path(p) || files.is_referenced(p) || named_by_commands(p)
+        })
     };
     let mut out = Vec::new();
     let mut done: HashSet<String> = HashSet::new();
     let mut queue: Vec<String> = Vec::new();
 
-    // Command strings of agent configuration and IDE auto-run files (STR-010, STR-013).
-    for f in &files.files {
-        ctx.check_deadline()?;
-        let Some(cmds) = command_strings(files, f) else {
-            continue;
-        };
+    for (f, cmds) in &sources {
         let base = agent_root(&f.path);
         let rt = runtime(&f.path);
         for cs in cmds {
@@ -214,7 +226,10 @@ fn stdin_file(c: &Cmd) -> Option<String> {
 fn resolve<'a>(files: &'a FileSet, dir: &str, op: &str) -> Option<&'a ScanFile> {
     let mut t = op.trim().trim_matches(|c| c == '"' || c == '\'');
     if t.starts_with('$') {
-        let cut = t.find(")/").map(|i| i + 2).or_else(|| t.find('/').map(|i| i + 1))?;
+        let cut = t
+            .find(")/")
+            .map(|i| i + 2)
+            .or_else(|| t.find('/').map(|i| i + 1))?;
         t = t.get(cut..)?;
     }
     let t = t.trim_start_matches("./");
@@ -245,8 +260,7 @@ fn normalize(p: &str) -> String {
 /// Single-quotes a word for shell unless it is plain.
 fn quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
     if plain {
         s.to_string()
@@ -290,15 +304,19 @@ fn strings_of(v: &Value) -> Vec<String> {
 }
 
 /// The command strings of an agent configuration (§8.2, by name or shape) or IDE auto-run file.
-fn command_strings(files: &FileSet, f: &ScanFile) -> Option<Vec<CommandString>> {
-    let _ = files;
+fn command_strings(f: &ScanFile) -> Option<Vec<CommandString>> {
     let text = f.text()?;
     let mut raw: Vec<String> = Vec::new();
     if let Some(ide) = agent::ide_file(&f.path) {
         let v = agent::parse_jsonc(&text)?;
         match ide {
             IdeFile::VscodeTasks => {
-                for t in v.get("tasks").and_then(Value::as_array).into_iter().flatten() {
+                for t in v
+                    .get("tasks")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     for scope in [Some(t), t.get("windows"), t.get("linux"), t.get("osx")]
                         .into_iter()
                         .flatten()
@@ -355,14 +373,21 @@ fn command_strings(files: &FileSet, f: &ScanFile) -> Option<Vec<CommandString>> 
                     let args: Vec<String> = s
                         .get("args")
                         .and_then(toml::Value::as_array)
-                        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(String::from))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     raw.push(argv_string(c, &args));
                 }
             }
         }
         if let Some(n) = v.get("notify").and_then(toml::Value::as_array) {
-            let a: Vec<String> = n.iter().filter_map(|x| x.as_str().map(String::from)).collect();
+            let a: Vec<String> = n
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect();
             if let Some((c, rest)) = a.split_first() {
                 raw.push(argv_string(c, rest));
             }
@@ -391,14 +416,24 @@ fn command_strings(files: &FileSet, f: &ScanFile) -> Option<Vec<CommandString>> 
             &["mcpServers", "mcp_servers"]
         };
         for key in keys {
-            for s in v.get(key).and_then(Value::as_object).into_iter().flat_map(|o| o.values()) {
+            for s in v
+                .get(key)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|o| o.values())
+            {
                 if let Some(c) = s.get("command").and_then(Value::as_str) {
                     let args = s.get("args").map(strings_of).unwrap_or_default();
                     raw.push(argv_string(c, &args));
                 }
             }
         }
-        for key in ["apiKeyHelper", "awsAuthRefresh", "awsCredentialExport", "otelHeadersHelper"] {
+        for key in [
+            "apiKeyHelper",
+            "awsAuthRefresh",
+            "awsCredentialExport",
+            "otelHeadersHelper",
+        ] {
             if let Some(s) = v.get(key).and_then(Value::as_str) {
                 raw.push(s.to_string());
             }

@@ -7,7 +7,11 @@ use crate::scan::vocab;
 
 /// Lower-case base name of a program word, without `.exe`.
 pub(crate) fn base(w: &str) -> String {
-    let b = w.rsplit(['/', '\\']).next().unwrap_or(w).to_ascii_lowercase();
+    let b = w
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(w)
+        .to_ascii_lowercase();
     b.strip_suffix(".exe").map(String::from).unwrap_or(b)
 }
 
@@ -186,8 +190,8 @@ pub(crate) fn is_slice(p: &str, args: &[Word], files: Option<&FileSet>) -> bool 
                 .iter()
                 .enumerate()
                 .filter(|(i, a)| {
-                    !a.s().starts_with('-')
-                        && !(*i > 0 && args.get(i - 1).is_some_and(|p| p.s() == "-b"))
+                    let after_b = *i > 0 && args.get(i - 1).is_some_and(|p| p.s() == "-b");
+                    !a.s().starts_with('-') && !after_b
                 })
                 .map(|(_, a)| a)
                 .collect();
@@ -295,7 +299,10 @@ fn is_code_flag(p: &str, a: &str) -> bool {
         "osascript" => a == "-e",
         "pwsh" | "powershell" => {
             let l = a.to_ascii_lowercase();
-            matches!(l.as_str(), "-c" | "-command" | "-encodedcommand" | "-e" | "-enc")
+            matches!(
+                l.as_str(),
+                "-c" | "-command" | "-encodedcommand" | "-e" | "-enc"
+            )
         }
         _ => false,
     }
@@ -323,8 +330,7 @@ pub(crate) fn interp_runs(p: &str, args: &[Word]) -> Runs {
             return Runs::Other;
         }
         if is_code_flag(p, t) {
-            if matches!(p, "pwsh" | "powershell") && args.get(i + 1).is_some_and(|c| c.s() == "-")
-            {
+            if matches!(p, "pwsh" | "powershell") && args.get(i + 1).is_some_and(|c| c.s() == "-") {
                 return Runs::Stdin;
             }
             if t.eq_ignore_ascii_case("-encodedcommand") || t.eq_ignore_ascii_case("-enc") {
