@@ -8,13 +8,17 @@
 //! token fallback, `stage2.rs` the stage 2 file selection.
 
 mod agentcli;
+mod builder;
 mod decode;
+mod exfil;
 mod flow;
 mod model;
+mod prompt;
 mod pwsh;
 mod rules;
 mod stage2;
 mod terms;
+mod words;
 
 use super::files::FileSet;
 use super::report::{Finding, Severity};
@@ -145,6 +149,8 @@ pub fn stage2_findings(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
     stage2::findings(ctx)
 }
 
+#[cfg(test)]
+mod folding_tests;
 #[cfg(test)]
 mod stage2_tests;
 #[cfg(test)]
