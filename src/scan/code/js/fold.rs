@@ -1,0 +1,745 @@
+//! Qualified names and constant folding for JS/TS (SPEC §8.2 "Constant folding"): string literals, `+`,
+//! template literals, names bound once, object/array literals subscripted by constants, `path.join`,
+//! `os.homedir()` / `process.env.HOME` → `~`, `String.fromCharCode`, `atob`, `Buffer.from(…, 'base64'|'hex')`,
+//! `decodeURIComponent`/`unescape`, `.split('').reverse().join('')`, and loop variables over constant
+//! arrays (each element in turn).
+
+use super::scope::{Bind, GLOBAL_OBJECTS, Lookup, MAX_DEPTH, Symbols, norm_module, strip, string_text};
+use crate::scan::syntax;
+use base64::Engine;
+use tree_sitter::Node;
+
+/// The package directory (`__dirname`, `import.meta.dirname`) inside folded paths (CODE-007).
+pub const PKG: &str = "\u{1}pkg";
+/// Stands for a non-constant part in a partly folded string (`fold_partial`).
+pub const DYN: char = '\u{2}';
+/// At most this many alternatives of a loop-variable fold (§8.2 "each element in turn").
+const MAX_ALT: usize = 32;
+/// Folded strings longer than this are not built further (bounded work).
+const MAX_STR: usize = 256 * 1024;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Arr(Vec<Val>),
+    Obj(Vec<(String, Val)>),
+    /// One of these (a loop variable over a constant array).
+    Alt(Vec<Val>),
+}
+
+impl Val {
+    /// Every string this value may be (a loop variable gives several).
+    pub fn strings(&self) -> Vec<String> {
+        match self {
+            Val::Str(s) => vec![s.clone()],
+            Val::Num(n) => vec![num_str(*n)],
+            Val::Alt(v) => v.iter().flat_map(|x| x.strings()).collect(),
+            _ => Vec::new(),
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn truthy(&self) -> bool {
+        match self {
+            Val::Str(s) => !s.is_empty(),
+            Val::Num(n) => *n != 0.0,
+            Val::Bool(b) => *b,
+            _ => true,
+        }
+    }
+    pub fn is_truthy(&self) -> bool {
+        self.truthy()
+    }
+}
+
+fn num_str(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// Applies `f` across the alternatives of `a` and `b` (cartesian, capped).
+fn combine(a: Val, b: Val, f: &dyn Fn(Val, Val) -> Option<Val>) -> Option<Val> {
+    match (a, b) {
+        (Val::Alt(xs), b) => {
+            let out: Vec<Val> = xs
+                .into_iter()
+                .take(MAX_ALT)
+                .filter_map(|x| combine(x, b.clone(), f))
+                .collect();
+            (!out.is_empty()).then_some(Val::Alt(out))
+        }
+        (a, Val::Alt(ys)) => {
+            let out: Vec<Val> = ys
+                .into_iter()
+                .take(MAX_ALT)
+                .filter_map(|y| combine(a.clone(), y, f))
+                .collect();
+            (!out.is_empty()).then_some(Val::Alt(out))
+        }
+        (a, b) => f(a, b),
+    }
+}
+
+fn concat(a: Val, b: Val) -> Option<Val> {
+    combine(a, b, &|a, b| match (&a, &b) {
+        (Val::Num(x), Val::Num(y)) => Some(Val::Num(x + y)),
+        _ => {
+            let (x, y) = (to_str(&a)?, to_str(&b)?);
+            (x.len() + y.len() <= MAX_STR).then(|| Val::Str(x + &y))
+        }
+    })
+}
+
+fn to_str(v: &Val) -> Option<String> {
+    match v {
+        Val::Str(s) => Some(s.clone()),
+        Val::Num(n) => Some(num_str(*n)),
+        Val::Bool(b) => Some(b.to_string()),
+        Val::Arr(xs) => xs.iter().map(to_str).collect::<Option<Vec<_>>>().map(|v| v.join(",")),
+        _ => None,
+    }
+}
+
+/// Name resolution and folding over one file.
+pub struct Ctx<'t> {
+    pub src: &'t str,
+    pub sym: Symbols<'t>,
+}
+
+impl<'t> Ctx<'t> {
+    pub fn text(&self, n: Node) -> &'t str {
+        syntax::text(n, self.src)
+    }
+
+    /// The qualified name an expression denotes: `child_process.execSync`, `fs.promises.readFile`,
+    /// `fetch`, `process.env.HOME`. A call denotes its callee (`fetch(u).then` → `fetch.then`), so
+    /// members of call results (`https.request(o).write`) resolve. Unbound identifiers are globals.
+    pub fn qual(&self, n: Node<'t>) -> Option<String> {
+        self.qual_d(n, 0)
+    }
+
+    fn qual_d(&self, n: Node<'t>, d: u32) -> Option<String> {
+        if d > MAX_DEPTH {
+            return None;
+        }
+        let n = strip(n);
+        match n.kind() {
+            "identifier" => {
+                let name = self.text(n);
+                match self.sym.lookup(name) {
+                    Lookup::Global => Some(name.to_string()),
+                    Lookup::Bound(Bind::Import(q)) => Some(q.clone()),
+                    Lookup::Bound(Bind::Value(v)) => self.qual_d(*v, d + 1),
+                    Lookup::Bound(Bind::Member(v, k)) => {
+                        Some(format!("{}.{k}", self.qual_d(*v, d + 1)?))
+                    }
+                    Lookup::Ambiguous => {
+                        // The same `require(…)` repeated in several functions resolves (chosen).
+                        let vals = self.sym.values(name);
+                        let first = vals.first()?;
+                        let same = vals.iter().all(|v| self.text(*v) == self.text(*first));
+                        if same { self.qual_d(*first, d + 1) } else { None }
+                    }
+                    _ => None,
+                }
+            }
+            "this" => None,
+            "member_expression" => {
+                let obj = n.child_by_field_name("object")?;
+                let prop = self.text(n.child_by_field_name("property")?);
+                if obj.kind() == "import" {
+                    return Some(format!("import.meta.{prop}"));
+                }
+                if obj.kind() == "meta_property" {
+                    return Some(format!("import.meta.{prop}"));
+                }
+                let o = self.qual_d(obj, d + 1)?;
+                Some(if GLOBAL_OBJECTS.contains(&o.as_str()) {
+                    prop.to_string()
+                } else {
+                    format!("{o}.{prop}")
+                })
+            }
+            "subscript_expression" => {
+                let obj = n.child_by_field_name("object")?;
+                let key = self.fold_d(n.child_by_field_name("index")?, d + 1)?;
+                let key = key.as_str()?.to_string();
+                let o = self.qual_d(obj, d + 1)?;
+                Some(if GLOBAL_OBJECTS.contains(&o.as_str()) {
+                    key
+                } else {
+                    format!("{o}.{key}")
+                })
+            }
+            "call_expression" => {
+                let f = n.child_by_field_name("function")?;
+                if f.kind() == "import" {
+                    return self.module_arg(n, d).map(|m| norm_module(&m));
+                }
+                let fq = self.qual_d(f, d + 1);
+                match fq.as_deref() {
+                    Some("require") | Some("module.require") => {
+                        self.module_arg(n, d).map(|m| norm_module(&m))
+                    }
+                    Some("module.createRequire") => Some("require".into()),
+                    Some("util.promisify") => self.qual_d(arg(n, 0)?, d + 1),
+                    _ => fq,
+                }
+            }
+            "new_expression" => self.qual_d(n.child_by_field_name("constructor")?, d + 1),
+            "await_expression" => self.qual_d(n.named_child(0)?, d + 1),
+            _ => None,
+        }
+    }
+
+    fn module_arg(&self, call: Node<'t>, d: u32) -> Option<String> {
+        let a = arg(call, 0)?;
+        self.fold_d(a, d + 1)?.as_str().map(str::to_string)
+    }
+
+    /// The constant value of an expression, if it folds (§8.2).
+    pub fn fold(&self, n: Node<'t>) -> Option<Val> {
+        self.fold_d(n, 0)
+    }
+
+    /// The single string an expression folds to (not a loop alternative).
+    pub fn fold_str(&self, n: Node<'t>) -> Option<String> {
+        match self.fold(n)? {
+            Val::Str(s) => Some(s),
+            Val::Num(x) => Some(num_str(x)),
+            _ => None,
+        }
+    }
+
+    /// Every string an expression may fold to (loop variables give several).
+    pub fn fold_strings(&self, n: Node<'t>) -> Vec<String> {
+        self.fold(n).map(|v| v.strings()).unwrap_or_default()
+    }
+
+    fn fold_d(&self, n: Node<'t>, d: u32) -> Option<Val> {
+        if d > MAX_DEPTH {
+            return None;
+        }
+        let n = strip(n);
+        match n.kind() {
+            "string" => string_text(n, self.src).map(Val::Str),
+            "number" => parse_num(self.text(n)).map(Val::Num),
+            "true" => Some(Val::Bool(true)),
+            "false" => Some(Val::Bool(false)),
+            "template_string" => {
+                let mut acc = Val::Str(String::new());
+                let mut cur = n.walk();
+                for c in n.named_children(&mut cur) {
+                    let part = match c.kind() {
+                        "string_fragment" => Val::Str(self.text(c).to_string()),
+                        "escape_sequence" => Val::Str(super::scope::unescape_js(self.text(c))),
+                        "template_substitution" => self.fold_d(c.named_child(0)?, d + 1)?,
+                        _ => return None,
+                    };
+                    acc = concat(acc, part)?;
+                }
+                Some(acc)
+            }
+            "binary_expression" => {
+                let op = self.text(n.child_by_field_name("operator")?);
+                let l = self.fold_d(n.child_by_field_name("left")?, d + 1)?;
+                let r = self.fold_d(n.child_by_field_name("right")?, d + 1)?;
+                match op {
+                    "+" => concat(l, r),
+                    "-" | "*" | "^" | "|" | "&" => match (l, r) {
+                        (Val::Num(a), Val::Num(b)) => Some(Val::Num(match op {
+                            "-" => a - b,
+                            "*" => a * b,
+                            "^" => ((a as i64) ^ (b as i64)) as f64,
+                            "|" => ((a as i64) | (b as i64)) as f64,
+                            _ => ((a as i64) & (b as i64)) as f64,
+                        })),
+                        _ => None,
+                    },
+                    "||" | "??" => Some(l),
+                    _ => None,
+                }
+            }
+            "identifier" => {
+                let name = self.text(n);
+                match self.sym.lookup(name) {
+                    Lookup::Bound(Bind::Value(v)) => self.fold_d(*v, d + 1),
+                    Lookup::Bound(Bind::Member(v, k)) => index(self.fold_d(*v, d + 1)?, k),
+                    Lookup::Bound(Bind::Elems(v)) => match self.fold_d(*v, d + 1)? {
+                        Val::Arr(xs) if !xs.is_empty() => {
+                            Some(Val::Alt(xs.into_iter().take(MAX_ALT).collect()))
+                        }
+                        Val::Alt(xs) => Some(Val::Alt(xs)),
+                        _ => None,
+                    },
+                    Lookup::Global => match name {
+                        "__dirname" => Some(Val::Str(PKG.into())),
+                        "__filename" => Some(Val::Str(format!("{PKG}/\u{1}self"))),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }
+            "member_expression" | "subscript_expression" => {
+                if let Some(q) = self.qual_d(n, d + 1) {
+                    match q.as_str() {
+                        "process.env.HOME" | "process.env.USERPROFILE" | "os.homedir" => {
+                            return Some(Val::Str("~".into()));
+                        }
+                        "import.meta.dirname" => return Some(Val::Str(PKG.into())),
+                        "import.meta.url" | "import.meta.filename" => {
+                            return Some(Val::Str(format!("{PKG}/\u{1}self")));
+                        }
+                        _ => {}
+                    }
+                }
+                let obj = self.fold_d(n.child_by_field_name("object")?, d + 1)?;
+                let key = if n.kind() == "member_expression" {
+                    self.text(n.child_by_field_name("property")?).to_string()
+                } else {
+                    to_str(&self.fold_d(n.child_by_field_name("index")?, d + 1)?)?
+                };
+                if key == "length" {
+                    return match obj {
+                        Val::Str(s) => Some(Val::Num(s.chars().count() as f64)),
+                        Val::Arr(a) => Some(Val::Num(a.len() as f64)),
+                        _ => None,
+                    };
+                }
+                index(obj, &key)
+            }
+            "array" => {
+                let mut out = Vec::new();
+                let mut cur = n.walk();
+                for c in n.named_children(&mut cur) {
+                    if c.kind() == "spread_element" {
+                        match self.fold_d(c.named_child(0)?, d + 1)? {
+                            Val::Arr(xs) => out.extend(xs),
+                            Val::Str(s) => out.extend(s.chars().map(|c| Val::Str(c.into()))),
+                            _ => return None,
+                        }
+                    } else if c.kind() != "comment" {
+                        out.push(self.fold_d(c, d + 1)?);
+                    }
+                    if out.len() > 4096 {
+                        return None;
+                    }
+                }
+                Some(Val::Arr(out))
+            }
+            "object" => {
+                let mut out = Vec::new();
+                let mut cur = n.walk();
+                for c in n.named_children(&mut cur) {
+                    if c.kind() == "pair"
+                        && let (Some(k), Some(v)) =
+                            (c.child_by_field_name("key"), c.child_by_field_name("value"))
+                        && let Some(key) = self.key_name(k)
+                        && let Some(val) = self.fold_d(v, d + 1)
+                    {
+                        out.push((key, val));
+                    }
+                }
+                Some(Val::Obj(out))
+            }
+            "call_expression" => self.fold_call(n, d),
+            "new_expression" => {
+                // `new URL(rel, base)`: the joined path (CODE-007 paths from `import.meta.url`).
+                let q = self.qual_d(n.child_by_field_name("constructor")?, d + 1)?;
+                let args = n.child_by_field_name("arguments")?;
+                if q == "URL" || q == "url.URL" {
+                    let rel = to_str(&self.fold_d(args.named_child(0)?, d + 1)?)?;
+                    if let Some(base) = args.named_child(1) {
+                        let base = to_str(&self.fold_d(base, d + 1)?)?;
+                        return Some(Val::Str(join(&[dirname(&base), rel])));
+                    }
+                    return Some(Val::Str(rel));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// A property key as text (`a`, `"a-b"`, `[K]` with constant K).
+    pub fn key_name(&self, k: Node<'t>) -> Option<String> {
+        match k.kind() {
+            "property_identifier" | "shorthand_property_identifier" | "number" => {
+                Some(self.text(k).to_string())
+            }
+            "string" => string_text(k, self.src),
+            "computed_property_name" => self.fold_str(k.named_child(0)?),
+            _ => None,
+        }
+    }
+
+    fn fold_call(&self, n: Node<'t>, d: u32) -> Option<Val> {
+        let f = strip(n.child_by_field_name("function")?);
+        let args = n.child_by_field_name("arguments")?;
+        let argv = |i: usize| -> Option<Val> { self.fold_d(args.named_child(i as u32)?, d + 1) };
+        let all_args = || -> Option<Vec<Val>> {
+            let mut out = Vec::new();
+            let mut cur = args.walk();
+            for c in args.named_children(&mut cur) {
+                if c.kind() == "spread_element" {
+                    match self.fold_d(c.named_child(0)?, d + 1)? {
+                        Val::Arr(xs) => out.extend(xs),
+                        _ => return None,
+                    }
+                } else if c.kind() != "comment" {
+                    out.push(self.fold_d(c, d + 1)?);
+                }
+            }
+            Some(out)
+        };
+        let q = self.qual_d(f, d + 1);
+        match q.as_deref() {
+            Some("path.join" | "path.resolve" | "path.posix.join" | "path.normalize") => {
+                let parts = all_args()?;
+                let mut acc = Val::Str(String::new());
+                for (i, p) in parts.into_iter().enumerate() {
+                    acc = if i == 0 {
+                        p
+                    } else {
+                        combine(acc, p, &|a, b| Some(Val::Str(join(&[to_str(&a)?, to_str(&b)?]))))?
+                    };
+                }
+                return Some(acc);
+            }
+            Some("os.homedir") => return Some(Val::Str("~".into())),
+            Some("path.dirname") => return Some(Val::Str(dirname(&to_str(&argv(0)?)?))),
+            Some("path.basename") => {
+                let s = to_str(&argv(0)?)?;
+                return Some(Val::Str(s.rsplit('/').next().unwrap_or(&s).to_string()));
+            }
+            Some("url.fileURLToPath" | "String" | "url.pathToFileURL") => return argv(0),
+            Some("String.fromCharCode" | "String.fromCodePoint") => {
+                return from_char_codes(&all_args()?);
+            }
+            Some("String.fromCharCode.apply" | "String.fromCodePoint.apply") => {
+                return match argv(1)? {
+                    Val::Arr(xs) => from_char_codes(&xs),
+                    _ => None,
+                };
+            }
+            Some("atob" | "Buffer.atob") => {
+                return decode_b64(&to_str(&argv(0)?)?).map(Val::Str);
+            }
+            Some("decodeURIComponent" | "decodeURI" | "unescape" | "querystring.unescape") => {
+                return Some(Val::Str(percent_decode(&to_str(&argv(0)?)?)));
+            }
+            Some("Buffer.from") => {
+                let data = argv(0)?;
+                let enc = args
+                    .named_child(1)
+                    .and_then(|e| self.fold_d(e, d + 1))
+                    .and_then(|v| to_str(&v))
+                    .unwrap_or_else(|| "utf8".into())
+                    .to_ascii_lowercase();
+                return match data {
+                    Val::Str(s) => match enc.as_str() {
+                        "base64" | "base64url" => decode_b64(&s).map(Val::Str),
+                        "hex" => hex::decode(s.trim())
+                            .ok()
+                            .map(|b| Val::Str(String::from_utf8_lossy(&b).into_owned())),
+                        _ => Some(Val::Str(s)),
+                    },
+                    Val::Arr(xs) => {
+                        let bytes: Option<Vec<u8>> = xs
+                            .iter()
+                            .map(|x| match x {
+                                Val::Num(n) => Some(*n as u8),
+                                _ => None,
+                            })
+                            .collect();
+                        Some(Val::Str(String::from_utf8_lossy(&bytes?).into_owned()))
+                    }
+                    _ => None,
+                };
+            }
+            _ => {}
+        }
+        // Methods on a constant receiver.
+        if f.kind() != "member_expression" {
+            return None;
+        }
+        let method = self.text(f.child_by_field_name("property")?);
+        let recv = self.fold_d(f.child_by_field_name("object")?, d + 1)?;
+        let sarg = |i: usize| argv(i).and_then(|v| to_str(&v));
+        match (recv, method) {
+            (Val::Str(s), "split") => {
+                let sep = sarg(0)?;
+                let parts: Vec<Val> = if sep.is_empty() {
+                    s.chars().map(|c| Val::Str(c.into())).collect()
+                } else {
+                    s.split(sep.as_str()).map(|p| Val::Str(p.into())).collect()
+                };
+                Some(Val::Arr(parts))
+            }
+            (Val::Str(s), "toString") => match sarg(0).as_deref() {
+                Some("base64") => Some(Val::Str(
+                    base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
+                )),
+                Some("hex") => Some(Val::Str(hex::encode(s.as_bytes()))),
+                _ => Some(Val::Str(s)),
+            },
+            (Val::Str(s), "trim") => Some(Val::Str(s.trim().into())),
+            (Val::Str(s), "toLowerCase") => Some(Val::Str(s.to_lowercase())),
+            (Val::Str(s), "toUpperCase") => Some(Val::Str(s.to_uppercase())),
+            (Val::Str(s), "concat") => {
+                let mut out = s;
+                for v in all_args()? {
+                    out.push_str(&to_str(&v)?);
+                }
+                (out.len() <= MAX_STR).then_some(Val::Str(out))
+            }
+            (Val::Str(s), "replace") => Some(Val::Str(s.replacen(&sarg(0)?, &sarg(1)?, 1))),
+            (Val::Str(s), "replaceAll") => {
+                let from = sarg(0)?;
+                if from.is_empty() {
+                    return None;
+                }
+                Some(Val::Str(s.replace(&from, &sarg(1)?)))
+            }
+            (Val::Str(s), "slice" | "substring") => {
+                let chars: Vec<char> = s.chars().collect();
+                let len = chars.len() as i64;
+                let idx = |v: Option<Val>, dflt: i64| match v {
+                    Some(Val::Num(x)) => {
+                        let x = x as i64;
+                        if x < 0 { (len + x).max(0) } else { x.min(len) }
+                    }
+                    _ => dflt,
+                };
+                let a = idx(argv(0), 0);
+                let b = idx(argv(1), len);
+                let (a, b) = (a as usize, b.max(a) as usize);
+                Some(Val::Str(chars.get(a..b)?.iter().collect()))
+            }
+            (Val::Arr(xs), "reverse") => Some(Val::Arr(xs.into_iter().rev().collect())),
+            (Val::Arr(xs), "join") => {
+                let sep = if args.named_child_count() == 0 { ",".into() } else { sarg(0)? };
+                let parts: Option<Vec<String>> = xs.iter().map(to_str).collect();
+                let s = parts?.join(&sep);
+                (s.len() <= MAX_STR).then_some(Val::Str(s))
+            }
+            (Val::Arr(mut xs), "concat") => {
+                for v in all_args()? {
+                    match v {
+                        Val::Arr(ys) => xs.extend(ys),
+                        other => xs.push(other),
+                    }
+                }
+                Some(Val::Arr(xs))
+            }
+            _ => None,
+        }
+    }
+
+    /// Folds with non-constant parts replaced by `DYN` (template literals and `+` chains), so that a
+    /// command's program and constant words are known even when an operand is not (§8.2: "a non-constant
+    /// operand counts as absent").
+    pub fn fold_partial(&self, n: Node<'t>) -> String {
+        self.partial_d(n, 0)
+    }
+
+    fn partial_d(&self, n: Node<'t>, d: u32) -> String {
+        if d > MAX_DEPTH {
+            return DYN.to_string();
+        }
+        if let Some(v) = self.fold(n)
+            && let Some(s) = v.strings().into_iter().next()
+        {
+            return s;
+        }
+        let n = strip(n);
+        match n.kind() {
+            "template_string" => {
+                let mut out = String::new();
+                let mut cur = n.walk();
+                for c in n.named_children(&mut cur) {
+                    match c.kind() {
+                        "string_fragment" => out.push_str(self.text(c)),
+                        "escape_sequence" => out.push_str(&super::scope::unescape_js(self.text(c))),
+                        "template_substitution" => match c.named_child(0) {
+                            Some(e) => out.push_str(&self.partial_d(e, d + 1)),
+                            None => out.push(DYN),
+                        },
+                        _ => out.push(DYN),
+                    }
+                }
+                out
+            }
+            "binary_expression"
+                if n.child_by_field_name("operator").map(|o| self.text(o)) == Some("+") =>
+            {
+                let l = n.child_by_field_name("left").map(|x| self.partial_d(x, d + 1));
+                let r = n.child_by_field_name("right").map(|x| self.partial_d(x, d + 1));
+                format!("{}{}", l.unwrap_or_default(), r.unwrap_or_default())
+            }
+            "identifier" => match self.sym.lookup(self.text(n)) {
+                Lookup::Bound(Bind::Value(v)) => self.partial_d(*v, d + 1),
+                _ => DYN.to_string(),
+            },
+            _ => DYN.to_string(),
+        }
+    }
+}
+
+/// The i-th argument of a call or new expression.
+pub fn arg<'t>(call: Node<'t>, i: usize) -> Option<Node<'t>> {
+    let args = call.child_by_field_name("arguments")?;
+    if args.kind() != "arguments" {
+        return None;
+    }
+    let mut cur = args.walk();
+    args.named_children(&mut cur)
+        .filter(|c| c.kind() != "comment")
+        .nth(i)
+}
+
+/// All arguments of a call or new expression.
+pub fn args<'t>(call: Node<'t>) -> Vec<Node<'t>> {
+    let Some(a) = call.child_by_field_name("arguments") else {
+        return Vec::new();
+    };
+    if a.kind() != "arguments" {
+        return vec![a]; // A tagged template.
+    }
+    let mut cur = a.walk();
+    a.named_children(&mut cur)
+        .filter(|c| c.kind() != "comment")
+        .collect()
+}
+
+fn index(v: Val, key: &str) -> Option<Val> {
+    match v {
+        Val::Obj(pairs) => pairs.into_iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+        Val::Arr(xs) => key.parse::<usize>().ok().and_then(|i| xs.into_iter().nth(i)),
+        Val::Str(s) => key
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| s.chars().nth(i))
+            .map(|c| Val::Str(c.into())),
+        Val::Alt(xs) => {
+            let out: Vec<Val> = xs.into_iter().filter_map(|x| index(x, key)).collect();
+            (!out.is_empty()).then_some(Val::Alt(out))
+        }
+        _ => None,
+    }
+}
+
+fn parse_num(t: &str) -> Option<f64> {
+    let t = t.replace('_', "");
+    let lower = t.to_ascii_lowercase();
+    if let Some(h) = lower.strip_prefix("0x") {
+        return i64::from_str_radix(h, 16).ok().map(|x| x as f64);
+    }
+    if let Some(o) = lower.strip_prefix("0o") {
+        return i64::from_str_radix(o, 8).ok().map(|x| x as f64);
+    }
+    if let Some(b) = lower.strip_prefix("0b") {
+        return i64::from_str_radix(b, 2).ok().map(|x| x as f64);
+    }
+    lower.trim_end_matches('n').parse().ok()
+}
+
+fn from_char_codes(xs: &[Val]) -> Option<Val> {
+    let mut s = String::new();
+    for x in xs {
+        match x {
+            Val::Num(n) => s.push(char::from_u32(*n as u32).unwrap_or('\u{fffd}')),
+            Val::Str(t) => s.push(char::from_u32(parse_num(t)? as u32).unwrap_or('\u{fffd}')),
+            _ => return None,
+        }
+    }
+    Some(Val::Str(s))
+}
+
+/// Base64 / base64url, padded or not, whitespace ignored; lossy UTF-8.
+pub fn decode_b64(s: &str) -> Option<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let clean: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .trim_end_matches('=')
+        .to_string();
+    let bytes = STANDARD_NO_PAD
+        .decode(&clean)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(&clean))
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `%XX` and `%uXXXX` decoding (`decodeURIComponent`, `unescape`).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut bytes = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if b.get(i + 1) == Some(&b'u')
+                && let Some(h) = s.get(i + 2..i + 6)
+                && let Ok(cp) = u32::from_str_radix(h, 16)
+            {
+                let mut buf = [0u8; 4];
+                let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
+                bytes.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                i += 6;
+                continue;
+            }
+            if let Some(h) = s.get(i + 1..i + 3)
+                && let Ok(v) = u8::from_str_radix(h, 16)
+            {
+                bytes.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        bytes.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `path.join` of folded parts: forward slashes, empty and `.` segments dropped, `a/..` collapsed.
+pub fn join(parts: &[String]) -> String {
+    let joined = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("/")
+        .replace('\\', "/");
+    let abs = joined.starts_with('/');
+    let mut segs: Vec<&str> = Vec::new();
+    for s in joined.split('/') {
+        match s {
+            "" | "." => {}
+            ".." if segs.last().is_some_and(|l| *l != ".." && *l != "~" && *l != PKG) => {
+                segs.pop();
+            }
+            other => segs.push(other),
+        }
+    }
+    let out = segs.join("/");
+    if abs { format!("/{out}") } else { out }
+}
+
+fn dirname(p: &str) -> String {
+    match p.rfind('/') {
+        Some(0) => "/".into(),
+        Some(i) => p[..i].to_string(),
+        None => ".".into(),
+    }
+}
