@@ -699,13 +699,20 @@ impl<'t> Js<'_, 't> {
                     .filter(|o| o.kind() == "object")
                     .is_some_and(|o| self.env_only_for_process(o, d + 1))
             }
-            "variable_declarator" => {
-                let Some(name) = p.child_by_field_name("name").filter(|x| x.kind() == "identifier")
-                else {
-                    return false;
-                };
-                self.alias_only_for_process(self.cx.text(name), d)
-            }
+            "variable_declarator" => match p.child_by_field_name("name") {
+                Some(name) if name.kind() == "identifier" => {
+                    self.alias_only_for_process(self.cx.text(name), d)
+                }
+                // `const { A, B } = process.env` reads named keys (JS-005); `...rest` takes it all.
+                Some(name) if name.kind() == "object_pattern" => {
+                    let mut cur = name.walk();
+                    let rest = name
+                        .named_children(&mut cur)
+                        .any(|c| c.kind() == "rest_pattern");
+                    !rest
+                }
+                _ => false,
+            },
             "assignment_expression" => p
                 .child_by_field_name("left")
                 .filter(|l| l.kind() == "member_expression")
@@ -724,6 +731,7 @@ impl<'t> Js<'_, 't> {
         let mut cur = self.root.walk();
         let mut up = false;
         let mut steps = 0u32;
+        let mut uses = 0u32;
         loop {
             if !up {
                 let n = cur.node();
@@ -738,6 +746,7 @@ impl<'t> Js<'_, 't> {
                         .is_some_and(|p| p.kind() == "variable_declarator"
                             && p.child_by_field_name("name").map(|x| x.id()) == Some(n.id()));
                 if is_use {
+                    uses += 1;
                     let ok = if n.kind() == "shorthand_property_identifier" {
                         name == "env"
                     } else {
@@ -756,7 +765,8 @@ impl<'t> Js<'_, 't> {
             } else if cur.goto_parent() {
                 up = true;
             } else {
-                return true;
+                // A copy nobody uses as a process `env` is still a harvest.
+                return uses > 0;
             }
         }
     }

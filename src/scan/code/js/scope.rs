@@ -131,6 +131,15 @@ impl<'t> Symbols<'t> {
                     _ => self.opaque_pattern(name, src, 0),
                 }
             }
+            "import_require_clause" => {
+                // TypeScript `import cp = require('child_process')`.
+                let id = n.named_child(0).filter(|x| x.kind() == "identifier");
+                let source = n.child_by_field_name("source");
+                if let (Some(id), Some(s)) = (id, source) {
+                    let module = norm_module(string_text(s, src).as_deref().unwrap_or(""));
+                    self.add(t(id), Bind::Import(module));
+                }
+            }
             "import_statement" => {
                 let Some(source) = n.child_by_field_name("source") else {
                     return;
@@ -140,10 +149,6 @@ impl<'t> Symbols<'t> {
                     let Some(c) = n.named_child(i as u32) else { continue };
                     if c.kind() == "import_clause" {
                         self.import_clause(c, &module, src);
-                    } else if c.kind() == "import_require_clause" {
-                        if let Some(id) = c.named_child(0).filter(|x| x.kind() == "identifier") {
-                            self.add(t(id), Bind::Import(module.clone()));
-                        }
                     }
                 }
             }

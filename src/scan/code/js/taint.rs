@@ -168,7 +168,7 @@ impl<'t> Js<'_, 't> {
                     self.pattern_names(v, out, d + 1);
                 }
             }
-            "object_pattern" | "array_pattern" | "rest_pattern" => {
+            "object_pattern" | "array_pattern" | "rest_pattern" | "formal_parameters" => {
                 let mut cur = p.walk();
                 for c in p.named_children(&mut cur) {
                     self.pattern_names(c, out, d + 1);

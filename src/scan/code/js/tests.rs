@@ -8,6 +8,7 @@ use crate::scan::files::{FileSet, ScanFile};
 use crate::scan::report::{Finding, Severity};
 use std::time::{Duration, Instant};
 
+mod code;
 mod rules;
 
 /// Analyses `src` as the file `path` with the given declarations.
@@ -52,4 +53,17 @@ pub(super) fn outbound(hosts: &[&str]) -> Permissions {
         outbound: hosts.iter().map(|h| h.to_string()).collect(),
         ..Default::default()
     }
+}
+
+#[test]
+#[ignore]
+fn dump_tree() {
+    let src = std::env::var("JS_SRC").unwrap_or_default();
+    let t = crate::scan::syntax::parse(
+        crate::scan::syntax::Grammar::TypeScript,
+        &src,
+        Instant::now() + Duration::from_secs(5),
+    )
+    .unwrap();
+    println!("{}", t.root_node().to_sexp());
 }
