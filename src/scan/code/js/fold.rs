@@ -4,7 +4,9 @@
 //! `decodeURIComponent`/`unescape`, `.split('').reverse().join('')`, and loop variables over constant
 //! arrays (each element in turn).
 
-use super::scope::{Bind, GLOBAL_OBJECTS, Lookup, MAX_DEPTH, Symbols, norm_module, strip, string_text};
+use super::scope::{
+    Bind, GLOBAL_OBJECTS, Lookup, MAX_DEPTH, Symbols, norm_module, string_text, strip,
+};
 use crate::scan::syntax;
 use base64::Engine;
 use tree_sitter::Node;
@@ -104,15 +106,24 @@ fn to_str(v: &Val) -> Option<String> {
         Val::Str(s) => Some(s.clone()),
         Val::Num(n) => Some(num_str(*n)),
         Val::Bool(b) => Some(b.to_string()),
-        Val::Arr(xs) => xs.iter().map(to_str).collect::<Option<Vec<_>>>().map(|v| v.join(",")),
+        Val::Arr(xs) => xs
+            .iter()
+            .map(to_str)
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.join(",")),
         _ => None,
     }
 }
+
+/// Steps one top-level `qual` / `fold` may take: names bound to expressions that reuse other names
+/// (`const b = a + a; const c = b + b; …`) would otherwise take exponential time.
+const FOLD_STEPS: u32 = 20_000;
 
 /// Name resolution and folding over one file.
 pub struct Ctx<'t> {
     pub src: &'t str,
     pub sym: Symbols<'t>,
+    pub steps: std::cell::Cell<u32>,
 }
 
 impl<'t> Ctx<'t> {
@@ -127,8 +138,18 @@ impl<'t> Ctx<'t> {
         self.qual_d(n, 0)
     }
 
+    /// Counts a step; false once the budget of this top-level call is spent.
+    fn step(&self, d: u32) -> bool {
+        if d == 0 {
+            self.steps.set(0);
+        }
+        let s = self.steps.get().saturating_add(1);
+        self.steps.set(s);
+        s <= FOLD_STEPS
+    }
+
     fn qual_d(&self, n: Node<'t>, d: u32) -> Option<String> {
-        if d > MAX_DEPTH {
+        if d > MAX_DEPTH || !self.step(d) {
             return None;
         }
         let n = strip(n);
@@ -147,7 +168,11 @@ impl<'t> Ctx<'t> {
                         let vals = self.sym.values(name);
                         let first = vals.first()?;
                         let same = vals.iter().all(|v| self.text(*v) == self.text(*first));
-                        if same { self.qual_d(*first, d + 1) } else { None }
+                        if same {
+                            self.qual_d(*first, d + 1)
+                        } else {
+                            None
+                        }
                     }
                     _ => None,
                 }
@@ -187,7 +212,7 @@ impl<'t> Ctx<'t> {
                 }
                 let fq = self.qual_d(f, d + 1);
                 match fq.as_deref() {
-                    Some("require") | Some("module.require") => {
+                    Some("require" | "module.require" | "process.mainModule.require") => {
                         self.module_arg(n, d).map(|m| norm_module(&m))
                     }
                     Some("module.createRequire") => Some("require".into()),
@@ -197,6 +222,11 @@ impl<'t> Ctx<'t> {
             }
             "new_expression" => self.qual_d(n.child_by_field_name("constructor")?, d + 1),
             "await_expression" => self.qual_d(n.named_child(0)?, d + 1),
+            // `(0, eval)(x)`: the last expression of a sequence.
+            "sequence_expression" => {
+                let k = n.named_child_count();
+                self.qual_d(n.named_child(k.checked_sub(1)? as u32)?, d + 1)
+            }
             _ => None,
         }
     }
@@ -226,7 +256,7 @@ impl<'t> Ctx<'t> {
     }
 
     fn fold_d(&self, n: Node<'t>, d: u32) -> Option<Val> {
-        if d > MAX_DEPTH {
+        if d > MAX_DEPTH || !self.step(d) {
             return None;
         }
         let n = strip(n);
@@ -294,6 +324,10 @@ impl<'t> Ctx<'t> {
                     match q.as_str() {
                         "process.env.HOME" | "process.env.USERPROFILE" | "os.homedir" => {
                             return Some(Val::Str("~".into()));
+                        }
+                        "process.env.APPDATA" => return Some(Val::Str("~/AppData/Roaming".into())),
+                        "process.env.LOCALAPPDATA" => {
+                            return Some(Val::Str("~/AppData/Local".into()));
                         }
                         "import.meta.dirname" => return Some(Val::Str(PKG.into())),
                         "import.meta.url" | "import.meta.filename" => {
@@ -410,7 +444,9 @@ impl<'t> Ctx<'t> {
                     acc = if i == 0 {
                         p
                     } else {
-                        combine(acc, p, &|a, b| Some(Val::Str(join(&[to_str(&a)?, to_str(&b)?]))))?
+                        combine(acc, p, &|a, b| {
+                            Some(Val::Str(join(&[to_str(&a)?, to_str(&b)?])))
+                        })?
                     };
                 }
                 return Some(acc);
@@ -527,7 +563,11 @@ impl<'t> Ctx<'t> {
             }
             (Val::Arr(xs), "reverse") => Some(Val::Arr(xs.into_iter().rev().collect())),
             (Val::Arr(xs), "join") => {
-                let sep = if args.named_child_count() == 0 { ",".into() } else { sarg(0)? };
+                let sep = if args.named_child_count() == 0 {
+                    ",".into()
+                } else {
+                    sarg(0)?
+                };
                 let parts: Option<Vec<String>> = xs.iter().map(to_str).collect();
                 let s = parts?.join(&sep);
                 (s.len() <= MAX_STR).then_some(Val::Str(s))
@@ -549,13 +589,14 @@ impl<'t> Ctx<'t> {
     /// command's program and constant words are known even when an operand is not (§8.2: "a non-constant
     /// operand counts as absent").
     pub fn fold_partial(&self, n: Node<'t>) -> String {
-        self.partial_d(n, 0)
+        self.partial_d(n, 0, &mut 64)
     }
 
-    fn partial_d(&self, n: Node<'t>, d: u32) -> String {
-        if d > MAX_DEPTH {
+    fn partial_d(&self, n: Node<'t>, d: u32, budget: &mut u32) -> String {
+        if d > MAX_DEPTH || *budget == 0 {
             return DYN.to_string();
         }
+        *budget -= 1;
         if let Some(v) = self.fold(n)
             && let Some(s) = v.strings().into_iter().next()
         {
@@ -571,7 +612,7 @@ impl<'t> Ctx<'t> {
                         "string_fragment" => out.push_str(self.text(c)),
                         "escape_sequence" => out.push_str(&super::scope::unescape_js(self.text(c))),
                         "template_substitution" => match c.named_child(0) {
-                            Some(e) => out.push_str(&self.partial_d(e, d + 1)),
+                            Some(e) => out.push_str(&self.partial_d(e, d + 1, budget)),
                             None => out.push(DYN),
                         },
                         _ => out.push(DYN),
@@ -582,14 +623,30 @@ impl<'t> Ctx<'t> {
             "binary_expression"
                 if n.child_by_field_name("operator").map(|o| self.text(o)) == Some("+") =>
             {
-                let l = n.child_by_field_name("left").map(|x| self.partial_d(x, d + 1));
-                let r = n.child_by_field_name("right").map(|x| self.partial_d(x, d + 1));
+                let l = n
+                    .child_by_field_name("left")
+                    .map(|x| self.partial_d(x, d + 1, budget));
+                let r = n
+                    .child_by_field_name("right")
+                    .map(|x| self.partial_d(x, d + 1, budget));
                 format!("{}{}", l.unwrap_or_default(), r.unwrap_or_default())
             }
             "identifier" => match self.sym.lookup(self.text(n)) {
-                Lookup::Bound(Bind::Value(v)) => self.partial_d(*v, d + 1),
+                Lookup::Bound(Bind::Value(v)) => self.partial_d(*v, d + 1, budget),
                 _ => DYN.to_string(),
             },
+            "call_expression" => {
+                let q = n.child_by_field_name("function").and_then(|f| self.qual(f));
+                if matches!(q.as_deref(), Some("path.join" | "path.resolve")) {
+                    let parts: Vec<String> = args(n)
+                        .into_iter()
+                        .map(|a| self.partial_d(a, d + 1, budget))
+                        .collect();
+                    join(&parts)
+                } else {
+                    DYN.to_string()
+                }
+            }
             _ => DYN.to_string(),
         }
     }
@@ -623,8 +680,15 @@ pub fn args<'t>(call: Node<'t>) -> Vec<Node<'t>> {
 
 fn index(v: Val, key: &str) -> Option<Val> {
     match v {
-        Val::Obj(pairs) => pairs.into_iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
-        Val::Arr(xs) => key.parse::<usize>().ok().and_then(|i| xs.into_iter().nth(i)),
+        Val::Obj(pairs) => pairs
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v),
+        Val::Arr(xs) => key
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| xs.into_iter().nth(i)),
         Val::Str(s) => key
             .parse::<usize>()
             .ok()
@@ -726,7 +790,10 @@ pub fn join(parts: &[String]) -> String {
     for s in joined.split('/') {
         match s {
             "" | "." => {}
-            ".." if segs.last().is_some_and(|l| *l != ".." && *l != "~" && *l != PKG) => {
+            ".." if segs
+                .last()
+                .is_some_and(|l| *l != ".." && *l != "~" && *l != PKG) =>
+            {
                 segs.pop();
             }
             other => segs.push(other),

@@ -43,9 +43,7 @@ fn looks_recipient(s: &str) -> bool {
         })
     });
     let digits = s.chars().filter(char::is_ascii_digit).count();
-    let phone = digits >= 5
-        && s.chars()
-            .all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    let phone = digits >= 5 && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
     email || phone || s.starts_with("https://") || s.starts_with("http://")
 }
 
@@ -55,7 +53,11 @@ fn is_placeholder(s: &str) -> bool {
     let domain = l
         .rsplit_once('@')
         .map(|(_, d)| d.trim_end_matches('>').to_string())
-        .or_else(|| url::Url::parse(&l).ok().and_then(|u| u.host_str().map(String::from)))
+        .or_else(|| {
+            url::Url::parse(&l)
+                .ok()
+                .and_then(|u| u.host_str().map(String::from))
+        })
         .unwrap_or_default();
     let ex = ["example.com", "example.org", "example.net"]
         .iter()
@@ -113,7 +115,7 @@ impl<'t> Js<'_, 't> {
             self.tick()?;
             let mut r = Recipients::default();
             for a in args(s) {
-                self.collect(a, false, &extra, &mut r, 0);
+                self.collect(a, false, &extra, &mut r, 0, &mut 2_000);
             }
             self.judge(&r);
         }
@@ -128,7 +130,9 @@ impl<'t> Js<'_, 't> {
     ) {
         match n.kind() {
             "assignment_expression" => {
-                let Some(l) = n.child_by_field_name("left").map(strip) else { return };
+                let Some(l) = n.child_by_field_name("left").map(strip) else {
+                    return;
+                };
                 let key = match l.kind() {
                     "member_expression" => l
                         .child_by_field_name("property")
@@ -144,11 +148,16 @@ impl<'t> Js<'_, 't> {
                     && obj.kind() == "identifier"
                     && let Some(v) = n.child_by_field_name("right")
                 {
-                    extra.entry(self.cx.text(obj).to_string()).or_default().push(v);
+                    extra
+                        .entry(self.cx.text(obj).to_string())
+                        .or_default()
+                        .push(v);
                 }
             }
             "call_expression" => {
-                let Some(f) = n.child_by_field_name("function").map(strip) else { return };
+                let Some(f) = n.child_by_field_name("function").map(strip) else {
+                    return;
+                };
                 let q = self.cx.qual(f).unwrap_or_default();
                 let method = (f.kind() == "member_expression")
                     .then(|| f.child_by_field_name("property").map(|p| self.cx.text(p)))
@@ -163,7 +172,9 @@ impl<'t> Js<'_, 't> {
                 }
                 let mail = matches!(
                     method,
-                    Some("sendMail" | "sendEmail" | "send" | "sendMessage" | "sendEmailWithTemplate")
+                    Some(
+                        "sendMail" | "sendEmail" | "send" | "sendMessage" | "sendEmailWithTemplate"
+                    )
                 );
                 if mail || self.net_hosts(n, &q).is_some() {
                     sends.push(n);
@@ -180,10 +191,12 @@ impl<'t> Js<'_, 't> {
         extra: &HashMap<String, Vec<Node<'t>>>,
         r: &mut Recipients,
         d: u32,
+        budget: &mut u32,
     ) {
-        if d > 12 {
+        if d > 12 || *budget == 0 {
             return;
         }
+        *budget -= 1;
         let x = strip(x);
         if under_key {
             if let Some(v) = self.cx.fold(x) {
@@ -201,19 +214,19 @@ impl<'t> Js<'_, 't> {
                 let mut cur = x.walk();
                 let kids: Vec<Node> = x.named_children(&mut cur).collect();
                 for k in kids {
-                    self.collect(k, true, extra, r, d + 1);
+                    self.collect(k, true, extra, r, d + 1, budget);
                 }
             } else if x.kind() == "identifier" {
                 let name = self.cx.text(x);
                 match self.cx.sym.lookup(name) {
                     Lookup::Bound(Bind::Value(v)) if strip(*v).kind() == "array" => {
-                        self.collect(*v, true, extra, r, d + 1)
+                        self.collect(*v, true, extra, r, d + 1, budget)
                     }
                     _ => r.dynamic = true,
                 }
                 if let Some(pushed) = extra.get(&format!("[]{name}")) {
                     for p in pushed {
-                        self.collect(*p, true, extra, r, d + 1);
+                        self.collect(*p, true, extra, r, d + 1, budget);
                     }
                 }
             } else {
@@ -233,7 +246,7 @@ impl<'t> Js<'_, 't> {
                                 .and_then(|k| self.cx.key_name(k))
                                 .unwrap_or_default();
                             if let Some(v) = c.child_by_field_name("value") {
-                                self.collect(v, is_recipient_key(&k), extra, r, d + 1);
+                                self.collect(v, is_recipient_key(&k), extra, r, d + 1, budget);
                             }
                         }
                         "shorthand_property_identifier" if is_recipient_key(self.cx.text(c)) => {
@@ -241,7 +254,7 @@ impl<'t> Js<'_, 't> {
                         }
                         "spread_element" => {
                             if let Some(e) = c.named_child(0) {
-                                self.collect(e, false, extra, r, d + 1);
+                                self.collect(e, false, extra, r, d + 1, budget);
                             }
                         }
                         _ => {}
@@ -250,11 +263,11 @@ impl<'t> Js<'_, 't> {
             }
             "identifier" => {
                 if let Some(o) = self.cx.object_literal(x) {
-                    self.collect(o, false, extra, r, d + 1);
+                    self.collect(o, false, extra, r, d + 1, budget);
                 }
                 if let Some(vs) = extra.get(self.cx.text(x)) {
                     for v in vs {
-                        self.collect(*v, true, extra, r, d + 1);
+                        self.collect(*v, true, extra, r, d + 1, budget);
                     }
                 }
             }
@@ -266,7 +279,7 @@ impl<'t> Js<'_, 't> {
                     args(x)
                 };
                 for k in kids {
-                    self.collect(k, false, extra, r, d + 1);
+                    self.collect(k, false, extra, r, d + 1, budget);
                 }
             }
             _ => {}
@@ -275,15 +288,21 @@ impl<'t> Js<'_, 't> {
 
     fn judge(&mut self, r: &Recipients) {
         for (value, line) in &r.constant {
-            let declared = domain_of(value)
-                .is_some_and(|dm| host_covered(&self.f.declared.outbound, &dm));
+            let declared =
+                domain_of(value).is_some_and(|dm| host_covered(&self.f.declared.outbound, &dm));
             let (sev, why) = if is_placeholder(value) {
                 (Severity::Info, "a placeholder recipient")
             } else if r.dynamic {
                 if declared {
-                    (Severity::Medium, "a constant recipient (declared domain) beside the caller's")
+                    (
+                        Severity::Medium,
+                        "a constant recipient (declared domain) beside the caller's",
+                    )
                 } else {
-                    (Severity::High, "a hidden constant recipient beside the caller's")
+                    (
+                        Severity::High,
+                        "a hidden constant recipient beside the caller's",
+                    )
                 }
             } else {
                 (Severity::Low, "a fixed constant recipient")

@@ -1,14 +1,16 @@
 //! JavaScript / TypeScript analysis for stage 2 (SPEC §8.3: JS-001–JS-005, CODE-001–CODE-009 in JS/TS,
-//! SUP-001 for JS process calls) on tree-sitter-javascript / -typescript trees. Names are resolved
-//! (`scope.rs`), constants folded (`fold.rs`, §8.2), process calls read (`procs.rs`), rules applied per
-//! node (`rules.rs`, `write.rs`), taint followed per function (`taint.rs`, CODE-002) and mail sends
-//! checked for hidden recipients (`mail.rs`, CODE-008). Comments are never code: only syntax nodes are
-//! read. Not here: MAN-001–MAN-003 (the stage-2 runner computes them from `Capabilities`), the
-//! package-level CODE-002 heuristic, and SH rules (command strings go to `scan::shell`).
+//! SUP-001 for JS process calls, SH-002 for sockets wired to shells) on tree-sitter-javascript /
+//! -typescript trees. Names are resolved (`scope.rs`), constants folded (`fold.rs`, §8.2), process calls
+//! read (`procs.rs`), rules applied per node (`rules.rs`, `write.rs`), taint followed per function
+//! (`taint.rs`, CODE-002), mail sends checked for hidden recipients (`mail.rs`, CODE-008) and sockets
+//! wired to shells found (`revshell.rs`). Comments are never code: only syntax nodes are read.
+//! Not here: MAN-001–MAN-003 (the stage-2 runner computes them from `Capabilities`), the package-level
+//! CODE-002 heuristic, and SH rules on command strings (handed to `scan::shell`).
 
 mod fold;
 mod mail;
 mod procs;
+mod revshell;
 mod rules;
 mod scope;
 mod taint;
@@ -53,6 +55,7 @@ fn analyze_text(f: &FileCtx, text: &str, dialect: JsDialect) -> Result<CodeOutpu
     let cx = Ctx {
         src: text,
         sym: Symbols::build(root, text),
+        steps: Default::default(),
     };
     let mut js = Js {
         f,
@@ -68,6 +71,7 @@ fn analyze_text(f: &FileCtx, text: &str, dialect: JsDialect) -> Result<CodeOutpu
     js.taint_pass()?;
     js.rules_pass()?;
     js.mail_pass()?;
+    js.reverse_shell_pass()?;
     Ok(CodeOutput {
         findings: js.out,
         caps: js.caps,
@@ -118,7 +122,9 @@ impl<'t> Js<'_, 't> {
         confidence: f64,
     ) {
         let sev = vocab::severity_for_path(rule_id, sev, self.f.runtime);
-        self.push(STAGE, rule_id, rule_type, sev, line, message, evidence, confidence);
+        self.push(
+            STAGE, rule_id, rule_type, sev, line, message, evidence, confidence,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -210,13 +216,17 @@ impl<'t> Js<'_, 't> {
             if !fd.message.starts_with("In decoded data: ") {
                 fd.message = format!("In decoded data: {}", fd.message);
             }
-            fd.evidence = Some(crate::scan::report::truncate_chars(&reportable(decoded), 200));
+            fd.evidence = Some(crate::scan::report::truncate_chars(
+                &reportable(decoded),
+                200,
+            ));
             if !self
                 .out
                 .iter()
                 .any(|x| x.rule_id == fd.rule_id && x.line == fd.line && x.severity <= fd.severity)
             {
-                self.out.retain(|x| !(x.rule_id == fd.rule_id && x.line == fd.line));
+                self.out
+                    .retain(|x| !(x.rule_id == fd.rule_id && x.line == fd.line));
                 self.out.push(fd);
             }
         }

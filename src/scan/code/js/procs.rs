@@ -25,14 +25,19 @@ const CP_ARGV: [&str; 4] = ["spawn", "spawnSync", "execFile", "execFileSync"];
 
 fn shell_program(p: &str) -> bool {
     let b = basename(p);
-    vocab::SHELLS.contains(&b.as_str())
-        || matches!(b.as_str(), "cmd" | "powershell" | "pwsh")
+    vocab::SHELLS.contains(&b.as_str()) || matches!(b.as_str(), "cmd" | "powershell" | "pwsh")
 }
 
 /// Lower-case basename without `.exe`/`.cmd`.
 pub fn basename(p: &str) -> String {
-    let b = p.rsplit(['/', '\\']).next().unwrap_or(p).to_ascii_lowercase();
-    b.trim_end_matches(".exe").trim_end_matches(".cmd").to_string()
+    let b = p
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(p)
+        .to_ascii_lowercase();
+    b.trim_end_matches(".exe")
+        .trim_end_matches(".cmd")
+        .to_string()
 }
 
 impl<'t> Ctx<'t> {
@@ -45,11 +50,18 @@ impl<'t> Ctx<'t> {
             return Some(self.shell_proc(node, cmd));
         }
         if (cp && (CP_ARGV.contains(&method) || method == "fork"))
-            || matches!(q, "execa" | "execa.execa" | "execa.execaSync" | "cross-spawn")
+            || matches!(
+                q,
+                "execa" | "execa.execa" | "execa.execaSync" | "cross-spawn"
+            )
         {
             let prog = arg(node, 0)?;
             let list = arg(node, 1).filter(|a| strip(*a).kind() == "array");
-            let opts = if list.is_some() { arg(node, 2) } else { arg(node, 1) };
+            let opts = if list.is_some() {
+                arg(node, 2)
+            } else {
+                arg(node, 1)
+            };
             let mut argv = vec![self.fold_str(prog)];
             if method == "fork" {
                 argv.insert(0, Some("node".into()));
@@ -180,7 +192,8 @@ impl<'t> Ctx<'t> {
         if l.kind() != "array" {
             return match self.fold(l) {
                 Some(Val::Arr(xs)) => {
-                    let v: Vec<Option<String>> = xs.iter().map(|x| x.as_str().map(String::from)).collect();
+                    let v: Vec<Option<String>> =
+                        xs.iter().map(|x| x.as_str().map(String::from)).collect();
                     let c = v.iter().all(Option::is_some);
                     (v, c)
                 }
@@ -321,7 +334,10 @@ pub fn unwrap_argv(argv: &[Option<String>]) -> &[Option<String>] {
     let mut i = 0;
     while let Some(Some(w)) = argv.get(i) {
         let b = basename(w);
-        if matches!(b.as_str(), "sudo" | "env" | "command" | "exec" | "nohup" | "time" | "doas") {
+        if matches!(
+            b.as_str(),
+            "sudo" | "env" | "command" | "exec" | "nohup" | "time" | "doas"
+        ) {
             i += 1;
             while let Some(Some(o)) = argv.get(i) {
                 if o.starts_with('-') || (b == "env" && o.contains('=')) {
@@ -356,10 +372,11 @@ pub fn is_installer(argv: &[Option<String>]) -> bool {
         "pip" | "pip3" => w1 == "install",
         _ if p.starts_with("pip3.") => w1 == "install",
         _ if p.starts_with("python") || p.starts_with("pypy") || p == "py" => {
-            w1 == "-m"
-                && ((w2 == "pip" && word(a, 3) == Some("install")) || w2 == "ensurepip")
+            w1 == "-m" && ((w2 == "pip" && word(a, 3) == Some("install")) || w2 == "ensurepip")
         }
-        "uv" => (w1 == "pip" && w2 == "install") || w1 == "add" || (w1 == "tool" && w2 == "install"),
+        "uv" => {
+            (w1 == "pip" && w2 == "install") || w1 == "add" || (w1 == "tool" && w2 == "install")
+        }
         "pipx" => w1 == "install" || w1 == "run",
         "poetry" => w1 == "add",
         "conda" | "mamba" => w1 == "install",
@@ -388,7 +405,11 @@ const AGENT_CLIS: [&str; 11] = [
     "copilot",
     "q",
 ];
-const AGENT_PACKAGES: [&str; 3] = ["@anthropic-ai/claude-code", "@openai/codex", "@google/gemini-cli"];
+const AGENT_PACKAGES: [&str; 3] = [
+    "@anthropic-ai/claude-code",
+    "@openai/codex",
+    "@google/gemini-cli",
+];
 
 /// CODE-009: the index in `argv` where the agent CLI's own arguments start, if the program is one.
 pub fn agent_cli(argv: &[Option<String>]) -> Option<usize> {
@@ -442,18 +463,36 @@ pub fn is_collecting_prompt(text: &str) -> bool {
         .filter(|t| !t.is_empty())
         .collect();
     const VERBS: [&str; 11] = [
-        "find", "list", "collect", "gather", "inventory", "search", "read", "copy", "dump", "upload",
+        "find",
+        "list",
+        "collect",
+        "gather",
+        "inventory",
+        "search",
+        "read",
+        "copy",
+        "dump",
+        "upload",
         "send",
     ];
     let verb = tokens.iter().any(|t| {
-        VERBS.iter().any(|v| *t == *v || (t.starts_with(v) && t.len() <= v.len() + 3))
+        VERBS
+            .iter()
+            .any(|v| *t == *v || (t.starts_with(v) && t.len() <= v.len() + 3))
     });
     if !verb {
         return false;
     }
-    let wallet = ["wallet", "seed phrase", "mnemonic", "private key", "keystore", "keychain"]
-        .iter()
-        .any(|w| lower.contains(w));
+    let wallet = [
+        "wallet",
+        "seed phrase",
+        "mnemonic",
+        "private key",
+        "keystore",
+        "keychain",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
     let path = text.split_whitespace().any(|w| {
         let w = w.trim_matches(|c: char| "\"'`,;:()[]{}".contains(c));
         vocab::is_cred_path(w) || vocab::is_env_file(w) || w == ".env" || w.ends_with("/.env")
@@ -481,7 +520,10 @@ pub fn is_persistence_cmd(argv: &[Option<String>]) -> bool {
     let Some(p) = word(a, 0).map(basename) else {
         return false;
     };
-    let has = |f: &str| a.iter().any(|w| w.as_deref().is_some_and(|w| w.eq_ignore_ascii_case(f)));
+    let has = |f: &str| {
+        a.iter()
+            .any(|w| w.as_deref().is_some_and(|w| w.eq_ignore_ascii_case(f)))
+    };
     match p.as_str() {
         "crontab" => !has("-l"),
         "launchctl" => has("load") || has("bootstrap"),
@@ -490,7 +532,8 @@ pub fn is_persistence_cmd(argv: &[Option<String>]) -> bool {
         "reg" => {
             has("add")
                 && a.iter().any(|w| {
-                    w.as_deref().is_some_and(|w| w.to_ascii_lowercase().contains("\\run"))
+                    w.as_deref()
+                        .is_some_and(|w| w.to_ascii_lowercase().contains("\\run"))
                 })
         }
         _ => false,
@@ -503,14 +546,28 @@ pub fn cred_read_arg(argv: &[Option<String>]) -> Option<String> {
     let p = word(a, 0).map(basename)?;
     if !matches!(
         p.as_str(),
-        "cat" | "cp" | "base64" | "tar" | "head" | "tail" | "less" | "more" | "zip" | "xxd" | "scp"
-            | "rsync" | "curl"
+        "cat"
+            | "cp"
+            | "base64"
+            | "tar"
+            | "head"
+            | "tail"
+            | "less"
+            | "more"
+            | "zip"
+            | "xxd"
+            | "scp"
+            | "rsync"
+            | "curl"
     ) {
         return None;
     }
     a.iter().skip(1).flatten().find_map(|w| {
         let w = w.trim_start_matches('@');
-        let w = w.rsplit_once('=').map_or(w, |(_, v)| v).trim_start_matches('@');
+        let w = w
+            .rsplit_once('=')
+            .map_or(w, |(_, v)| v)
+            .trim_start_matches('@');
         vocab::is_cred_path(w).then(|| w.to_string())
     })
 }

@@ -71,7 +71,9 @@ impl<'t> Js<'_, 't> {
         let q = self.cx.qual(f);
         let q = q.as_deref().unwrap_or("");
         match q {
-            "require" | "module.require" => self.dynamic_import(n, line),
+            "require" | "module.require" | "process.mainModule.require" => {
+                self.dynamic_import(n, line)
+            }
             "eval" | "Function" => self.code_exec(n, q, &args(n)),
             "setTimeout" | "setInterval" | "setImmediate" | "timers.setTimeout"
             | "timers.setInterval" => {
@@ -81,8 +83,11 @@ impl<'t> Js<'_, 't> {
                     self.code_exec(n, q, &[a0]);
                 }
             }
-            "vm.runInNewContext" | "vm.runInThisContext" | "vm.runInContext"
-            | "vm.compileFunction" | "vm.Script.runInThisContext" => {
+            "vm.runInNewContext"
+            | "vm.runInThisContext"
+            | "vm.runInContext"
+            | "vm.compileFunction"
+            | "vm.Script.runInThisContext" => {
                 let a: Vec<Node> = arg(n, 0).into_iter().collect();
                 self.code_exec(n, q, &a);
             }
@@ -201,9 +206,10 @@ impl<'t> Js<'_, 't> {
 
     /// JS-003: a decoder's output reaches a JS-001, JS-002 or JS-004 sink.
     fn decoder_flow(&mut self, sink_args: &[Node<'t>], line: u32) {
+        let mut budget = 5_000u32;
         let found = sink_args
             .iter()
-            .find_map(|a| self.find_decoder(*a, 0));
+            .find_map(|a| self.find_decoder(*a, 0, &mut budget));
         let Some(dec) = found else { return };
         let decoded = self.cx.fold_str(dec);
         let ev = decoded.unwrap_or_else(|| self.line_text(line));
@@ -219,10 +225,11 @@ impl<'t> Js<'_, 't> {
     }
 
     /// A decoder call inside an expression, following names bound once (not into functions).
-    fn find_decoder(&self, n: Node<'t>, d: u32) -> Option<Node<'t>> {
-        if d > MAX_DEPTH {
+    fn find_decoder(&self, n: Node<'t>, d: u32, budget: &mut u32) -> Option<Node<'t>> {
+        if d > MAX_DEPTH || *budget == 0 {
             return None;
         }
+        *budget -= 1;
         let n = strip(n);
         if is_function(n.kind()) {
             return None;
@@ -232,13 +239,14 @@ impl<'t> Js<'_, 't> {
         }
         if n.kind() == "identifier" {
             return match self.cx.sym.lookup(self.cx.text(n)) {
-                Lookup::Bound(Bind::Value(v)) => self.find_decoder(*v, d + 1),
+                Lookup::Bound(Bind::Value(v)) => self.find_decoder(*v, d + 1, budget),
                 _ => None,
             };
         }
         let mut cur = n.walk();
         let kids: Vec<Node> = n.named_children(&mut cur).collect();
-        kids.into_iter().find_map(|c| self.find_decoder(c, d + 1))
+        kids.into_iter()
+            .find_map(|c| self.find_decoder(c, d + 1, budget))
     }
 
     /// Decoder calls of §8.3 JS-003.
@@ -248,11 +256,22 @@ impl<'t> Js<'_, 't> {
         };
         let q = self.cx.qual(f).unwrap_or_default();
         match q.as_str() {
-            "atob" | "Buffer.atob" | "String.fromCharCode" | "String.fromCodePoint"
-            | "String.fromCharCode.apply" | "unescape" | "decodeURIComponent" | "decodeURI" => true,
+            "atob"
+            | "Buffer.atob"
+            | "String.fromCharCode"
+            | "String.fromCodePoint"
+            | "String.fromCharCode.apply"
+            | "unescape"
+            | "decodeURIComponent"
+            | "decodeURI" => true,
             "Buffer.from" => arg(n, 1)
                 .and_then(|e| self.cx.fold_str(e))
-                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "base64" | "base64url" | "hex")),
+                .is_some_and(|e| {
+                    matches!(
+                        e.to_ascii_lowercase().as_str(),
+                        "base64" | "base64url" | "hex"
+                    )
+                }),
             _ => {
                 // `.split('').reverse().join('')`, and `.toString()` of a decoded buffer.
                 if f.kind() != "member_expression" {
@@ -427,20 +446,27 @@ impl<'t> Js<'_, 't> {
             .iter()
             .flatten()
             .any(|w| !w.starts_with('-') && procs::is_collecting_prompt(w));
-        let broad = rest.iter().flatten().any(|w| {
-            w.starts_with("--allowedTools") || w.starts_with("--allowed-tools")
-        });
+        let broad = rest
+            .iter()
+            .flatten()
+            .any(|w| w.starts_with("--allowedTools") || w.starts_with("--allowed-tools"));
         let net = args(p.node)
             .iter()
             .any(|a| self.taints.get(&a.id()).is_some_and(|t| t & NET != 0));
         let (sev, why) = if bypass {
             (Severity::Critical, " with an approval-bypass flag")
         } else if collecting {
-            (Severity::Critical, " with a prompt that collects credentials or wallets")
+            (
+                Severity::Critical,
+                " with a prompt that collects credentials or wallets",
+            )
         } else if broad {
             (Severity::High, " with a broad tool grant")
         } else if net {
-            (Severity::High, " with a prompt taken from a network response")
+            (
+                Severity::High,
+                " with a prompt taken from a network response",
+            )
         } else {
             (Severity::Medium, "")
         };
@@ -483,16 +509,24 @@ impl<'t> Js<'_, 't> {
     fn network(&mut self, api: &str, hosts: Vec<Option<String>>, line: u32) {
         let consts: Vec<&String> = hosts.iter().flatten().collect();
         let declared = !consts.is_empty()
-            && consts.iter().all(|h| {
-                vocab::is_loopback_host(h) || host_covered(&self.f.declared.outbound, h)
-            });
-        let sev = if declared { Severity::Info } else { Severity::Low };
+            && consts
+                .iter()
+                .all(|h| vocab::is_loopback_host(h) || host_covered(&self.f.declared.outbound, h));
+        let sev = if declared {
+            Severity::Info
+        } else {
+            Severity::Low
+        };
         let named = if consts.is_empty() {
             String::new()
         } else {
             format!(
                 " to {}",
-                consts.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+                consts
+                    .iter()
+                    .map(|h| h.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let ev = self.line_text(line);
@@ -519,12 +553,31 @@ impl<'t> Js<'_, 't> {
         let (base, last) = q.rsplit_once('.').unwrap_or(("", q));
         let url_first = matches!(
             q,
-            "fetch" | "undici.fetch" | "undici.request" | "undici.stream" | "got" | "axios"
-                | "ky" | "superagent" | "request" | "needle" | "http.request" | "http.get"
-                | "https.request" | "https.get" | "http2.connect" | "navigator.sendBeacon"
-                | "WebSocket" | "ws" | "ws.WebSocket" | "EventSource" | "Deno.connect"
-        ) || (matches!(base, "axios" | "got" | "ky" | "superagent" | "needle" | "request")
-            && HTTP_METHODS.contains(&last));
+            "fetch"
+                | "undici.fetch"
+                | "undici.request"
+                | "undici.stream"
+                | "got"
+                | "axios"
+                | "ky"
+                | "superagent"
+                | "request"
+                | "needle"
+                | "http.request"
+                | "http.get"
+                | "https.request"
+                | "https.get"
+                | "http2.connect"
+                | "navigator.sendBeacon"
+                | "WebSocket"
+                | "ws"
+                | "ws.WebSocket"
+                | "EventSource"
+                | "Deno.connect"
+        ) || (matches!(
+            base,
+            "axios" | "got" | "ky" | "superagent" | "needle" | "request"
+        ) && HTTP_METHODS.contains(&last));
         let socket = matches!(
             q,
             "net.connect" | "net.createConnection" | "tls.connect" | "net.Socket.connect"
@@ -621,7 +674,10 @@ impl<'t> Js<'_, 't> {
                 Severity::Low,
                 format!("Reads the credential environment variable `{v}`."),
             ),
-            Some(v) => (Severity::Info, format!("Reads the environment variable `{v}`.")),
+            Some(v) => (
+                Severity::Info,
+                format!("Reads the environment variable `{v}`."),
+            ),
             None => (
                 Severity::Low,
                 "Reads an environment variable with a non-constant name.".to_string(),
@@ -633,15 +689,14 @@ impl<'t> Js<'_, 't> {
 
     /// `const { A, B } = process.env` reads A and B.
     fn on_declarator(&mut self, n: Node<'t>) {
-        let (Some(name), Some(v)) = (n.child_by_field_name("name"), n.child_by_field_name("value"))
-        else {
+        let (Some(name), Some(v)) = (
+            n.child_by_field_name("name"),
+            n.child_by_field_name("value"),
+        ) else {
             return;
         };
         if name.kind() != "object_pattern"
-            || !matches!(
-                self.cx.qual(v).as_deref(),
-                Some("process.env" | "Bun.env")
-            )
+            || !matches!(self.cx.qual(v).as_deref(), Some("process.env" | "Bun.env"))
         {
             return;
         }
@@ -653,7 +708,9 @@ impl<'t> Js<'_, 't> {
                 "object_assignment_pattern" => c
                     .child_by_field_name("left")
                     .map(|l| self.cx.text(l).to_string()),
-                "pair_pattern" => c.child_by_field_name("key").and_then(|k| self.cx.key_name(k)),
+                "pair_pattern" => c
+                    .child_by_field_name("key")
+                    .and_then(|k| self.cx.key_name(k)),
                 _ => None,
             })
             .collect();
@@ -687,8 +744,11 @@ impl<'t> Js<'_, 't> {
         }
         let Some(p) = n.parent() else { return true };
         match p.kind() {
-            "parenthesized_expression" | "as_expression" | "non_null_expression"
-            | "satisfies_expression" | "await_expression" => self.env_only_for_process(p, d + 1),
+            "parenthesized_expression"
+            | "as_expression"
+            | "non_null_expression"
+            | "satisfies_expression"
+            | "await_expression" => self.env_only_for_process(p, d + 1),
             "pair" => p
                 .child_by_field_name("key")
                 .and_then(|k| self.cx.key_name(k))
@@ -718,7 +778,10 @@ impl<'t> Js<'_, 't> {
                 .filter(|l| l.kind() == "member_expression")
                 .and_then(|l| l.child_by_field_name("property"))
                 .is_some_and(|pr| self.cx.text(pr) == "env"),
-            "for_in_statement" | "arguments" | "spread_element_in_array" | "array"
+            "for_in_statement"
+            | "arguments"
+            | "spread_element_in_array"
+            | "array"
             | "return_statement" => false,
             "member_expression" | "subscript_expression" => true,
             "call_expression" => false,
@@ -728,6 +791,9 @@ impl<'t> Js<'_, 't> {
 
     /// Every use of a name holding the environment is a member read or a process call's `env`.
     fn alias_only_for_process(&self, name: &str, d: u32) -> bool {
+        if d > 1 {
+            return false;
+        }
         let mut cur = self.root.walk();
         let mut up = false;
         let mut steps = 0u32;
@@ -741,12 +807,15 @@ impl<'t> Js<'_, 't> {
                 }
                 let is_use = matches!(n.kind(), "identifier" | "shorthand_property_identifier")
                     && self.cx.text(n) == name
-                    && !n
-                        .parent()
-                        .is_some_and(|p| p.kind() == "variable_declarator"
-                            && p.child_by_field_name("name").map(|x| x.id()) == Some(n.id()));
+                    && !n.parent().is_some_and(|p| {
+                        p.kind() == "variable_declarator"
+                            && p.child_by_field_name("name").map(|x| x.id()) == Some(n.id())
+                    });
                 if is_use {
                     uses += 1;
+                    if uses > 64 {
+                        return false;
+                    }
                     let ok = if n.kind() == "shorthand_property_identifier" {
                         name == "env"
                     } else {

@@ -120,8 +120,10 @@ impl<'t> Symbols<'t> {
         let t = |n: Node| syntax::text(n, src);
         match n.kind() {
             "variable_declarator" => {
-                let (Some(name), value) = (n.child_by_field_name("name"), n.child_by_field_name("value"))
-                else {
+                let (Some(name), value) = (
+                    n.child_by_field_name("name"),
+                    n.child_by_field_name("value"),
+                ) else {
                     return;
                 };
                 match (name.kind(), value) {
@@ -146,7 +148,9 @@ impl<'t> Symbols<'t> {
                 };
                 let module = norm_module(string_text(source, src).as_deref().unwrap_or(""));
                 for i in 0..n.named_child_count() {
-                    let Some(c) = n.named_child(i as u32) else { continue };
+                    let Some(c) = n.named_child(i as u32) else {
+                        continue;
+                    };
                     if c.kind() == "import_clause" {
                         self.import_clause(c, &module, src);
                     }
@@ -193,9 +197,10 @@ impl<'t> Symbols<'t> {
                 }
             }
             "for_in_statement" => {
-                let (Some(left), Some(right)) =
-                    (n.child_by_field_name("left"), n.child_by_field_name("right"))
-                else {
+                let (Some(left), Some(right)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) else {
                     return;
                 };
                 let of = n
@@ -233,7 +238,9 @@ impl<'t> Symbols<'t> {
 
     fn import_clause(&mut self, c: Node<'t>, module: &str, src: &'t str) {
         for j in 0..c.named_child_count() {
-            let Some(k) = c.named_child(j as u32) else { continue };
+            let Some(k) = c.named_child(j as u32) else {
+                continue;
+            };
             match k.kind() {
                 "identifier" => self.add(syntax::text(k, src), Bind::Import(module.to_string())),
                 "namespace_import" => {
@@ -243,11 +250,15 @@ impl<'t> Symbols<'t> {
                 }
                 "named_imports" => {
                     for m in 0..k.named_child_count() {
-                        let Some(spec) = k.named_child(m as u32) else { continue };
+                        let Some(spec) = k.named_child(m as u32) else {
+                            continue;
+                        };
                         if spec.kind() != "import_specifier" {
                             continue;
                         }
-                        let Some(name) = spec.child_by_field_name("name") else { continue };
+                        let Some(name) = spec.child_by_field_name("name") else {
+                            continue;
+                        };
                         let local = spec.child_by_field_name("alias").unwrap_or(name);
                         let member = string_text(name, src)
                             .unwrap_or_else(|| syntax::text(name, src).to_string());
@@ -273,7 +284,9 @@ impl<'t> Symbols<'t> {
         match pat.kind() {
             "object_pattern" => {
                 for i in 0..pat.named_child_count() {
-                    let Some(c) = pat.named_child(i as u32) else { continue };
+                    let Some(c) = pat.named_child(i as u32) else {
+                        continue;
+                    };
                     match c.kind() {
                         "shorthand_property_identifier_pattern" => {
                             self.add(t(c), Bind::Member(v, t(c).to_string()))
@@ -286,9 +299,9 @@ impl<'t> Symbols<'t> {
                             None => {}
                         },
                         "pair_pattern" => {
-                            let key = c.child_by_field_name("key").map(|k| {
-                                string_text(k, src).unwrap_or_else(|| t(k).to_string())
-                            });
+                            let key = c
+                                .child_by_field_name("key")
+                                .map(|k| string_text(k, src).unwrap_or_else(|| t(k).to_string()));
                             match (key, c.child_by_field_name("value")) {
                                 (Some(k), Some(val)) if val.kind() == "identifier" => {
                                     self.add(t(val), Bind::Member(v, k))
@@ -413,7 +426,9 @@ pub enum Lookup<'s, 't> {
 fn param_ident(p: Node) -> Option<Node> {
     match p.kind() {
         "identifier" => Some(p),
-        "assignment_pattern" => p.child_by_field_name("left").filter(|l| l.kind() == "identifier"),
+        "assignment_pattern" => p
+            .child_by_field_name("left")
+            .filter(|l| l.kind() == "identifier"),
         "required_parameter" | "optional_parameter" => p
             .child_by_field_name("pattern")
             .filter(|l| l.kind() == "identifier"),
@@ -433,9 +448,12 @@ pub fn for_each_receiver<'t>(func: Node<'t>, src: &str) -> Option<Node<'t>> {
         return None;
     }
     let prop = syntax::text(callee.child_by_field_name("property")?, src);
-    matches!(prop, "forEach" | "map" | "filter" | "some" | "every" | "flatMap" | "find")
-        .then(|| callee.child_by_field_name("object"))
-        .flatten()
+    matches!(
+        prop,
+        "forEach" | "map" | "filter" | "some" | "every" | "flatMap" | "find"
+    )
+    .then(|| callee.child_by_field_name("object"))
+    .flatten()
 }
 
 /// The value of a string literal node (escapes decoded), or None for other nodes.
@@ -444,9 +462,7 @@ pub fn string_text(n: Node, src: &str) -> Option<String> {
         return None;
     }
     let raw = syntax::text(n, src);
-    let inner = raw
-        .get(1..raw.len().saturating_sub(1))
-        .unwrap_or("");
+    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
     Some(unescape_js(inner))
 }
 

