@@ -4,9 +4,8 @@
 //! `decodeURIComponent`/`unescape`, `.split('').reverse().join('')`, and loop variables over constant
 //! arrays (each element in turn).
 
-use super::scope::{
-    Bind, GLOBAL_OBJECTS, Lookup, MAX_DEPTH, Symbols, norm_module, string_text, strip,
-};
+use super::decode::{decode_b64, dirname, from_char_codes, join, parse_num, percent_decode};
+use super::scope::{Bind, Lookup, MAX_DEPTH, Symbols, string_text, strip};
 use crate::scan::syntax;
 use base64::Engine;
 use tree_sitter::Node;
@@ -57,6 +56,16 @@ impl Val {
     }
     pub fn is_truthy(&self) -> bool {
         self.truthy()
+    }
+}
+
+/// Approximate bytes held by a value (bounds folding memory).
+fn size(v: &Val) -> usize {
+    match v {
+        Val::Str(s) => s.len(),
+        Val::Arr(xs) | Val::Alt(xs) => xs.iter().map(size).sum::<usize>() + xs.len(),
+        Val::Obj(ps) => ps.iter().map(|(k, v)| k.len() + size(v)).sum(),
+        _ => 8,
     }
 }
 
@@ -117,7 +126,7 @@ fn to_str(v: &Val) -> Option<String> {
 
 /// Steps one top-level `qual` / `fold` may take: names bound to expressions that reuse other names
 /// (`const b = a + a; const c = b + b; …`) would otherwise take exponential time.
-const FOLD_STEPS: u32 = 20_000;
+pub const FOLD_STEPS: u32 = 20_000;
 
 /// Name resolution and folding over one file.
 pub struct Ctx<'t> {
@@ -129,111 +138,6 @@ pub struct Ctx<'t> {
 impl<'t> Ctx<'t> {
     pub fn text(&self, n: Node) -> &'t str {
         syntax::text(n, self.src)
-    }
-
-    /// The qualified name an expression denotes: `child_process.execSync`, `fs.promises.readFile`,
-    /// `fetch`, `process.env.HOME`. A call denotes its callee (`fetch(u).then` → `fetch.then`), so
-    /// members of call results (`https.request(o).write`) resolve. Unbound identifiers are globals.
-    pub fn qual(&self, n: Node<'t>) -> Option<String> {
-        self.qual_d(n, 0)
-    }
-
-    /// Counts a step; false once the budget of this top-level call is spent.
-    fn step(&self, d: u32) -> bool {
-        if d == 0 {
-            self.steps.set(0);
-        }
-        let s = self.steps.get().saturating_add(1);
-        self.steps.set(s);
-        s <= FOLD_STEPS
-    }
-
-    fn qual_d(&self, n: Node<'t>, d: u32) -> Option<String> {
-        if d > MAX_DEPTH || !self.step(d) {
-            return None;
-        }
-        let n = strip(n);
-        match n.kind() {
-            "identifier" => {
-                let name = self.text(n);
-                match self.sym.lookup(name) {
-                    Lookup::Global => Some(name.to_string()),
-                    Lookup::Bound(Bind::Import(q)) => Some(q.clone()),
-                    Lookup::Bound(Bind::Value(v)) => self.qual_d(*v, d + 1),
-                    Lookup::Bound(Bind::Member(v, k)) => {
-                        Some(format!("{}.{k}", self.qual_d(*v, d + 1)?))
-                    }
-                    Lookup::Ambiguous => {
-                        // The same `require(…)` repeated in several functions resolves (chosen).
-                        let vals = self.sym.values(name);
-                        let first = vals.first()?;
-                        let same = vals.iter().all(|v| self.text(*v) == self.text(*first));
-                        if same {
-                            self.qual_d(*first, d + 1)
-                        } else {
-                            None
-                        }
-                    }
-                    _ => None,
-                }
-            }
-            "this" => None,
-            "member_expression" => {
-                let obj = n.child_by_field_name("object")?;
-                let prop = self.text(n.child_by_field_name("property")?);
-                if obj.kind() == "import" {
-                    return Some(format!("import.meta.{prop}"));
-                }
-                if obj.kind() == "meta_property" {
-                    return Some(format!("import.meta.{prop}"));
-                }
-                let o = self.qual_d(obj, d + 1)?;
-                Some(if GLOBAL_OBJECTS.contains(&o.as_str()) {
-                    prop.to_string()
-                } else {
-                    format!("{o}.{prop}")
-                })
-            }
-            "subscript_expression" => {
-                let obj = n.child_by_field_name("object")?;
-                let key = self.fold_d(n.child_by_field_name("index")?, d + 1)?;
-                let key = key.as_str()?.to_string();
-                let o = self.qual_d(obj, d + 1)?;
-                Some(if GLOBAL_OBJECTS.contains(&o.as_str()) {
-                    key
-                } else {
-                    format!("{o}.{key}")
-                })
-            }
-            "call_expression" => {
-                let f = n.child_by_field_name("function")?;
-                if f.kind() == "import" {
-                    return self.module_arg(n, d).map(|m| norm_module(&m));
-                }
-                let fq = self.qual_d(f, d + 1);
-                match fq.as_deref() {
-                    Some("require" | "module.require" | "process.mainModule.require") => {
-                        self.module_arg(n, d).map(|m| norm_module(&m))
-                    }
-                    Some("module.createRequire") => Some("require".into()),
-                    Some("util.promisify") => self.qual_d(arg(n, 0)?, d + 1),
-                    _ => fq,
-                }
-            }
-            "new_expression" => self.qual_d(n.child_by_field_name("constructor")?, d + 1),
-            "await_expression" => self.qual_d(n.named_child(0)?, d + 1),
-            // `(0, eval)(x)`: the last expression of a sequence.
-            "sequence_expression" => {
-                let k = n.named_child_count();
-                self.qual_d(n.named_child(k.checked_sub(1)? as u32)?, d + 1)
-            }
-            _ => None,
-        }
-    }
-
-    fn module_arg(&self, call: Node<'t>, d: u32) -> Option<String> {
-        let a = arg(call, 0)?;
-        self.fold_d(a, d + 1)?.as_str().map(str::to_string)
     }
 
     /// The constant value of an expression, if it folds (§8.2).
@@ -255,7 +159,7 @@ impl<'t> Ctx<'t> {
         self.fold(n).map(|v| v.strings()).unwrap_or_default()
     }
 
-    fn fold_d(&self, n: Node<'t>, d: u32) -> Option<Val> {
+    pub(super) fn fold_d(&self, n: Node<'t>, d: u32) -> Option<Val> {
         if d > MAX_DEPTH || !self.step(d) {
             return None;
         }
@@ -353,6 +257,7 @@ impl<'t> Ctx<'t> {
             }
             "array" => {
                 let mut out = Vec::new();
+                let mut bytes = 0usize;
                 let mut cur = n.walk();
                 for c in n.named_children(&mut cur) {
                     if c.kind() == "spread_element" {
@@ -364,7 +269,8 @@ impl<'t> Ctx<'t> {
                     } else if c.kind() != "comment" {
                         out.push(self.fold_d(c, d + 1)?);
                     }
-                    if out.len() > 4096 {
+                    bytes += out.last().map_or(0, size);
+                    if out.len() > 4096 || bytes > MAX_STR * 4 {
                         return None;
                     }
                 }
@@ -372,6 +278,7 @@ impl<'t> Ctx<'t> {
             }
             "object" => {
                 let mut out = Vec::new();
+                let mut bytes = 0usize;
                 let mut cur = n.walk();
                 for c in n.named_children(&mut cur) {
                     if c.kind() == "pair"
@@ -380,7 +287,11 @@ impl<'t> Ctx<'t> {
                         && let Some(key) = self.key_name(k)
                         && let Some(val) = self.fold_d(v, d + 1)
                     {
+                        bytes += key.len() + size(&val);
                         out.push((key, val));
+                        if bytes > MAX_STR * 4 {
+                            return None;
+                        }
                     }
                 }
                 Some(Val::Obj(out))
@@ -540,11 +451,11 @@ impl<'t> Ctx<'t> {
             }
             (Val::Str(s), "replace") => Some(Val::Str(s.replacen(&sarg(0)?, &sarg(1)?, 1))),
             (Val::Str(s), "replaceAll") => {
-                let from = sarg(0)?;
-                if from.is_empty() {
+                let (from, to) = (sarg(0)?, sarg(1)?);
+                if from.is_empty() || s.matches(from.as_str()).count() * to.len() > MAX_STR {
                     return None;
                 }
-                Some(Val::Str(s.replace(&from, &sarg(1)?)))
+                Some(Val::Str(s.replace(&from, &to)))
             }
             (Val::Str(s), "slice" | "substring") => {
                 let chars: Vec<char> = s.chars().collect();
@@ -568,9 +479,9 @@ impl<'t> Ctx<'t> {
                 } else {
                     sarg(0)?
                 };
-                let parts: Option<Vec<String>> = xs.iter().map(to_str).collect();
-                let s = parts?.join(&sep);
-                (s.len() <= MAX_STR).then_some(Val::Str(s))
+                let parts: Vec<String> = xs.iter().map(to_str).collect::<Option<_>>()?;
+                let total: usize = parts.iter().map(|p| p.len() + sep.len()).sum();
+                (total <= MAX_STR).then(|| Val::Str(parts.join(&sep)))
             }
             (Val::Arr(mut xs), "concat") => {
                 for v in all_args()? {
@@ -582,72 +493,6 @@ impl<'t> Ctx<'t> {
                 Some(Val::Arr(xs))
             }
             _ => None,
-        }
-    }
-
-    /// Folds with non-constant parts replaced by `DYN` (template literals and `+` chains), so that a
-    /// command's program and constant words are known even when an operand is not (§8.2: "a non-constant
-    /// operand counts as absent").
-    pub fn fold_partial(&self, n: Node<'t>) -> String {
-        self.partial_d(n, 0, &mut 64)
-    }
-
-    fn partial_d(&self, n: Node<'t>, d: u32, budget: &mut u32) -> String {
-        if d > MAX_DEPTH || *budget == 0 {
-            return DYN.to_string();
-        }
-        *budget -= 1;
-        if let Some(v) = self.fold(n)
-            && let Some(s) = v.strings().into_iter().next()
-        {
-            return s;
-        }
-        let n = strip(n);
-        match n.kind() {
-            "template_string" => {
-                let mut out = String::new();
-                let mut cur = n.walk();
-                for c in n.named_children(&mut cur) {
-                    match c.kind() {
-                        "string_fragment" => out.push_str(self.text(c)),
-                        "escape_sequence" => out.push_str(&super::scope::unescape_js(self.text(c))),
-                        "template_substitution" => match c.named_child(0) {
-                            Some(e) => out.push_str(&self.partial_d(e, d + 1, budget)),
-                            None => out.push(DYN),
-                        },
-                        _ => out.push(DYN),
-                    }
-                }
-                out
-            }
-            "binary_expression"
-                if n.child_by_field_name("operator").map(|o| self.text(o)) == Some("+") =>
-            {
-                let l = n
-                    .child_by_field_name("left")
-                    .map(|x| self.partial_d(x, d + 1, budget));
-                let r = n
-                    .child_by_field_name("right")
-                    .map(|x| self.partial_d(x, d + 1, budget));
-                format!("{}{}", l.unwrap_or_default(), r.unwrap_or_default())
-            }
-            "identifier" => match self.sym.lookup(self.text(n)) {
-                Lookup::Bound(Bind::Value(v)) => self.partial_d(*v, d + 1, budget),
-                _ => DYN.to_string(),
-            },
-            "call_expression" => {
-                let q = n.child_by_field_name("function").and_then(|f| self.qual(f));
-                if matches!(q.as_deref(), Some("path.join" | "path.resolve")) {
-                    let parts: Vec<String> = args(n)
-                        .into_iter()
-                        .map(|a| self.partial_d(a, d + 1, budget))
-                        .collect();
-                    join(&parts)
-                } else {
-                    DYN.to_string()
-                }
-            }
-            _ => DYN.to_string(),
         }
     }
 }
@@ -699,114 +544,5 @@ fn index(v: Val, key: &str) -> Option<Val> {
             (!out.is_empty()).then_some(Val::Alt(out))
         }
         _ => None,
-    }
-}
-
-fn parse_num(t: &str) -> Option<f64> {
-    let t = t.replace('_', "");
-    let lower = t.to_ascii_lowercase();
-    if let Some(h) = lower.strip_prefix("0x") {
-        return i64::from_str_radix(h, 16).ok().map(|x| x as f64);
-    }
-    if let Some(o) = lower.strip_prefix("0o") {
-        return i64::from_str_radix(o, 8).ok().map(|x| x as f64);
-    }
-    if let Some(b) = lower.strip_prefix("0b") {
-        return i64::from_str_radix(b, 2).ok().map(|x| x as f64);
-    }
-    lower.trim_end_matches('n').parse().ok()
-}
-
-fn from_char_codes(xs: &[Val]) -> Option<Val> {
-    let mut s = String::new();
-    for x in xs {
-        match x {
-            Val::Num(n) => s.push(char::from_u32(*n as u32).unwrap_or('\u{fffd}')),
-            Val::Str(t) => s.push(char::from_u32(parse_num(t)? as u32).unwrap_or('\u{fffd}')),
-            _ => return None,
-        }
-    }
-    Some(Val::Str(s))
-}
-
-/// Base64 / base64url, padded or not, whitespace ignored; lossy UTF-8.
-pub fn decode_b64(s: &str) -> Option<String> {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    let clean: String = s
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .trim_end_matches('=')
-        .to_string();
-    let bytes = STANDARD_NO_PAD
-        .decode(&clean)
-        .or_else(|_| URL_SAFE_NO_PAD.decode(&clean))
-        .ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// `%XX` and `%uXXXX` decoding (`decodeURIComponent`, `unescape`).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut bytes = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if b.get(i + 1) == Some(&b'u')
-                && let Some(h) = s.get(i + 2..i + 6)
-                && let Ok(cp) = u32::from_str_radix(h, 16)
-            {
-                let mut buf = [0u8; 4];
-                let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
-                bytes.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                i += 6;
-                continue;
-            }
-            if let Some(h) = s.get(i + 1..i + 3)
-                && let Ok(v) = u8::from_str_radix(h, 16)
-            {
-                bytes.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        bytes.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// `path.join` of folded parts: forward slashes, empty and `.` segments dropped, `a/..` collapsed.
-pub fn join(parts: &[String]) -> String {
-    let joined = parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("/")
-        .replace('\\', "/");
-    let abs = joined.starts_with('/');
-    let mut segs: Vec<&str> = Vec::new();
-    for s in joined.split('/') {
-        match s {
-            "" | "." => {}
-            ".." if segs
-                .last()
-                .is_some_and(|l| *l != ".." && *l != "~" && *l != PKG) =>
-            {
-                segs.pop();
-            }
-            other => segs.push(other),
-        }
-    }
-    let out = segs.join("/");
-    if abs { format!("/{out}") } else { out }
-}
-
-fn dirname(p: &str) -> String {
-    match p.rfind('/') {
-        Some(0) => "/".into(),
-        Some(i) => p[..i].to_string(),
-        None => ".".into(),
     }
 }

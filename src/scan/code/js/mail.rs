@@ -43,7 +43,7 @@ fn looks_recipient(s: &str) -> bool {
         })
     });
     let digits = s.chars().filter(char::is_ascii_digit).count();
-    let phone = digits >= 5 && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    let phone = digits >= 7 && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
     email || phone || s.starts_with("https://") || s.starts_with("http://")
 }
 

@@ -7,12 +7,18 @@
 //! Not here: MAN-001–MAN-003 (the stage-2 runner computes them from `Capabilities`), the package-level
 //! CODE-002 heuristic, and SH rules on command strings (handed to `scan::shell`).
 
+mod argv;
+mod decode;
+mod env;
 mod fold;
 mod mail;
 mod procs;
+mod resolve;
 mod revshell;
 mod rules;
+mod run;
 mod scope;
+mod sinks;
 mod taint;
 mod write;
 
