@@ -221,15 +221,14 @@ impl<'t> Ctx<'t> {
     pub fn option_node(&self, obj: Node<'t>, key: &str) -> Option<Node<'t>> {
         let obj = self.object_literal(obj)?;
         let mut cur = obj.walk();
-        let found = obj.named_children(&mut cur).find_map(|c| match c.kind() {
+        obj.named_children(&mut cur).find_map(|c| match c.kind() {
             "pair" => {
                 let k = self.key_name(c.child_by_field_name("key")?)?;
                 (k == key).then(|| c.child_by_field_name("value")).flatten()
             }
             "shorthand_property_identifier" if self.text(c) == key => Some(c),
             _ => None,
-        });
-        found
+        })
     }
 
     /// The object literal an expression is, or a name bound once to one.

@@ -315,15 +315,13 @@ impl<'t> Symbols<'t> {
                 }
             }
             "array_pattern" => {
-                let mut idx = 0;
                 let mut cur = pat.walk();
-                for c in pat.named_children(&mut cur) {
+                for (idx, c) in pat.named_children(&mut cur).enumerate() {
                     if c.kind() == "identifier" {
                         self.add(t(c), Bind::Member(v, idx.to_string()));
                     } else {
                         self.opaque_pattern(c, src, depth + 1);
                     }
-                    idx += 1;
                 }
             }
             _ => self.opaque_pattern(pat, src, depth + 1),

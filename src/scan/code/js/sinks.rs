@@ -200,13 +200,12 @@ impl<'t> Js<'_, 't> {
         match q {
             "dotenv.config" | "dotenv.parse" => t |= ENV_FILE,
             "Deno.env.toObject" => t |= ENV_ALL,
-            "Deno.env.get" => {
+            "Deno.env.get"
                 if arg(n, 0)
                     .and_then(|a| self.cx.fold_str(a))
-                    .is_some_and(|k| vocab::is_credname(&k))
-                {
-                    t |= ENV_CRED;
-                }
+                    .is_some_and(|k| vocab::is_credname(&k)) =>
+            {
+                t |= ENV_CRED;
             }
             _ => {}
         }

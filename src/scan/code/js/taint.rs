@@ -366,11 +366,7 @@ impl<'t> Js<'_, 't> {
             return;
         }
         match w.mode {
-            Mode::Summary => {
-                if all & PARAM != 0 {
-                    w.param_hit = true;
-                }
-            }
+            Mode::Summary if all & PARAM != 0 => w.param_hit = true,
             Mode::Report if all & SENSITIVE != 0 && !self.excepted(n, &q, w, sums) => {
                 self.exfil(n, all);
             }
