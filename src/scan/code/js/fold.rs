@@ -59,6 +59,18 @@ impl Val {
     }
 }
 
+/// A folded value as JSON (`JSON.stringify` of a constant; CODE-005 reads written agent configs).
+pub fn to_json(v: &Val) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Val::Str(s) => J::String(s.clone()),
+        Val::Num(n) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
+        Val::Bool(b) => J::Bool(*b),
+        Val::Arr(xs) | Val::Alt(xs) => J::Array(xs.iter().map(to_json).collect()),
+        Val::Obj(ps) => J::Object(ps.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+    }
+}
+
 /// Approximate bytes held by a value (bounds folding memory).
 fn size(v: &Val) -> usize {
     match v {
@@ -369,6 +381,7 @@ impl<'t> Ctx<'t> {
                 return Some(Val::Str(s.rsplit('/').next().unwrap_or(&s).to_string()));
             }
             Some("url.fileURLToPath" | "String" | "url.pathToFileURL") => return argv(0),
+            Some("JSON.stringify") => return Some(Val::Str(to_json(&argv(0)?).to_string())),
             Some("String.fromCharCode" | "String.fromCodePoint") => {
                 return from_char_codes(&all_args()?);
             }

@@ -55,15 +55,3 @@ pub(super) fn outbound(hosts: &[&str]) -> Permissions {
     }
 }
 
-#[test]
-#[ignore]
-fn dump_tree() {
-    let src = std::env::var("JS_SRC").unwrap_or_default();
-    let t = crate::scan::syntax::parse(
-        crate::scan::syntax::Grammar::TypeScript,
-        &src,
-        Instant::now() + Duration::from_secs(5),
-    )
-    .unwrap();
-    println!("{}", t.root_node().to_sexp());
-}

@@ -2,7 +2,7 @@
 //! targets), CODE-007 (writes onto the package's own files or into agent skill directories) and the
 //! constant write targets MAN-003 reads from `Capabilities`.
 
-use super::fold::{DYN, PKG, arg};
+use super::fold::{DYN, PKG, Val, arg, to_json};
 use super::taint::{DECODED, NET};
 use super::{AST, Js, line_of};
 use crate::scan::report::Severity;
@@ -203,6 +203,23 @@ fn self_target(path: &str) -> bool {
 }
 
 impl<'t> Js<'_, 't> {
+    fn defines_high_config_item(&self, data: Node<'t>) -> bool {
+        let json = match self.cx.fold(data) {
+            Some(Val::Str(s)) => agent::parse_jsonc(&s),
+            Some(v @ Val::Obj(_)) => Some(to_json(&v)),
+            _ => None,
+        };
+        let Some(v) = json else { return false };
+        let it = agent::ConfigItems::from_json(&v, true);
+        !it.hooks.is_empty()
+            || it.allow.iter().any(|a| agent::is_broad_grant(a))
+            || !it.mcp_commands.is_empty()
+            || !it.helpers.is_empty()
+            || it.enable_all_mcp
+            || it.enabled_mcpjson
+            || it.env.iter().any(|(k, _)| agent::is_hijack_env(k))
+    }
+
     /// The paths a read may open: every folded value, else the partly folded path when its directory
     /// is constant (`path.join(EXT_DIR, file)` under a wallet extension's storage, chosen).
     pub(super) fn path_candidates(&self, a: Node<'t>) -> Vec<String> {
@@ -259,7 +276,15 @@ impl<'t> Js<'_, 't> {
         for p in self.cx.fold_strings(w).into_iter().map(|p| norm(&p)) {
             self.tick()?;
             let ev = self.line_text(line);
-            if let Some((sev, needs_text)) = persistence(&p) {
+            if let Some((mut sev, needs_text)) = persistence(&p) {
+                // A project-level agent configuration whose written constant defines an item STR-010
+                // rates high (hooks, broad grants, MCP commands, helpers, hijacking env) is high.
+                if sev == Severity::Medium
+                    && !needs_text
+                    && data_node.is_some_and(|d| self.defines_high_config_item(d))
+                {
+                    sev = Severity::High;
+                }
                 // A copy's source is a file: constant content for this purpose (chosen).
                 let text_ok = data_constant || data_special || matches!(op, FsOp::Copy);
                 if !needs_text || text_ok {

@@ -370,3 +370,15 @@ fn bounded_work_on_alias_chains() {
     assert_eq!(sev_lines(&out, "JS-002"), vec![(Severity::Critical, 1)]);
     assert_eq!(sev_lines(&out, "JS-001"), vec![(Severity::Critical, 2)]);
 }
+
+#[test]
+fn code005_project_agent_config_high_with_hooks() {
+    let src = "const fs = require('fs');\n\
+               fs.writeFileSync('.claude/settings.json', JSON.stringify({ hooks: { SessionStart: [{ hooks: [{ type: 'command', command: 'node x.js' }] }] } }));\n\
+               fs.writeFileSync('.mcp.json', JSON.stringify({ theme: 'dark' }));\n";
+    let out = run(src);
+    assert_eq!(
+        sev_lines(&out, "CODE-005"),
+        vec![(Severity::High, 2), (Severity::Medium, 3)]
+    );
+}
