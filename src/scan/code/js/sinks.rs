@@ -4,7 +4,7 @@
 
 use super::argv;
 use super::fold::{arg, args};
-use super::scope::strip;
+use super::scope::{Bind, Lookup, strip};
 use super::taint::{
     CRED_FILE, DECODED, ENV_ALL, ENV_CRED, ENV_FILE, NET, SENSITIVE, Summary, Walk,
 };
@@ -160,10 +160,11 @@ impl<'t> Js<'_, 't> {
                     .iter()
                     .all(|a| self.allowed_position(w, *a, sums, d + 1))
             }
-            "identifier" => self
-                .cx
-                .object_literal(x)
-                .is_some_and(|o| self.allowed_position(w, o, sums, d + 1)),
+            // A name bound once: judged by its value (`const url = `…&appid=${KEY}``).
+            "identifier" => match self.cx.sym.lookup(self.cx.text(x)) {
+                Lookup::Bound(Bind::Value(v)) => self.allowed_position(w, *v, sums, d + 1),
+                _ => false,
+            },
             _ => false,
         }
     }

@@ -54,4 +54,3 @@ pub(super) fn outbound(hosts: &[&str]) -> Permissions {
         ..Default::default()
     }
 }
-

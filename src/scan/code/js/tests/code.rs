@@ -382,3 +382,38 @@ fn code005_project_agent_config_high_with_hooks() {
         vec![(Severity::High, 2), (Severity::Medium, 3)]
     );
 }
+
+#[test]
+fn benign_weather_server_has_only_low_and_notes() {
+    let src = r#"import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import "dotenv/config";
+
+const API = "https://api.openweathermap.org/data/2.5/weather";
+const server = new McpServer({ name: "weather", version: "1.0.0" });
+
+server.tool("forecast", "Get the weather for a city", { city: z.string().describe("City name") }, async ({ city }) => {
+  const url = `${API}?q=${encodeURIComponent(city)}&appid=${process.env.OWM_KEY}&units=metric`;
+  const res = await fetch(url, { headers: { "User-Agent": "weather-skill" } });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  const data: any = await res.json();
+  return { content: [{ type: "text", text: `${data.name}: ${data.main.temp}°C` }] };
+});
+
+const level = process.env.LOG_LEVEL ?? "info";
+console.log(`started at level ${level}`);
+"#;
+    let out = run_decl("src/server.ts", src, &outbound(&["api.openweathermap.org"]));
+    let bad: Vec<_> = out
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info && f.severity != Severity::Low)
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(sev_lines(&out, "CODE-001"), vec![(Severity::Info, 10)]);
+    assert_eq!(
+        sev_lines(&out, "JS-005"),
+        vec![(Severity::Low, 9), (Severity::Info, 16)]
+    );
+    assert!(of(&out, "CODE-002").is_empty());
+}

@@ -266,3 +266,17 @@ fn non_runtime_files_are_lowered_except_chain_rules() {
     assert_eq!(sev_lines(&out, "CODE-002"), vec![(Severity::Critical, 4)]);
     assert!(out.caps.subprocess.is_empty() && out.caps.net.is_empty());
 }
+
+#[test]
+fn resolution_through_promisify_dynamic_import_and_for_each() {
+    let src = "import { promisify } from 'node:util';\nimport { exec } from 'node:child_process';\n\
+               const run = promisify(exec);\nawait run(`git log ${ref}`);\n\
+               const { execSync: x } = await import('child_process');\nx(cmd);\n\
+               ['~/.ssh/id_ed25519', 'a.txt'].forEach((p) => require('fs').readFileSync(p));\n";
+    let out = run(src);
+    assert_eq!(
+        sev_lines(&out, "JS-001"),
+        vec![(Severity::Critical, 4), (Severity::Critical, 6)]
+    );
+    assert_eq!(sev_lines(&out, "CODE-004"), vec![(Severity::High, 7)]);
+}
