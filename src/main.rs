@@ -75,7 +75,22 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(tank_registry::scan::offline::EXIT_ERROR)
 }
 
+/// `--scanner-blocklist FILE` (SPEC §8.3 stage 5): extra entries in the bundled list's format; a bad line is
+/// an error that names it, and then nothing is added.
+fn load_blocklist(path: &std::path::Path) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --scanner-blocklist {}: {e}", path.display()))?;
+    tank_registry::scan::supply::load_extra_blocklist(&text)
+        .map_err(|e| format!("invalid --scanner-blocklist {}: {e}", path.display()))
+}
+
 fn scan(args: &tank_registry::cli::ScanArgs) -> ExitCode {
+    if let Some(path) = &args.scanner_blocklist
+        && let Err(e) = load_blocklist(path)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(tank_registry::scan::offline::EXIT_ERROR);
+    }
     match tank_registry::scan::offline::run(args) {
         Ok((out, status)) => {
             print!("{out}");
@@ -102,6 +117,9 @@ fn apply_serve_args(config: &mut Config, args: &ServeArgs) -> Result<(), String>
     };
     config.cli_token_days = args.cli_token_days;
     config.trust_proxy = args.trust_proxy.unwrap_or(0);
+    if let Some(path) = &args.scanner_blocklist {
+        load_blocklist(path)?;
+    }
     config.scan_timeout = std::time::Duration::from_secs(args.scan_timeout_secs);
     if let Some(w) = args.scan_workers {
         config.scan_workers = w as usize;

@@ -501,3 +501,69 @@ fn offline_scan_formats_and_exit_codes() {
         assert!(!err.is_empty());
     }
 }
+
+#[test]
+fn offline_scan_reads_an_operator_blocklist() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let payload = b"print('a file an operator has seen in an incident')\n";
+    let tgz = dir.path().join("s.tgz");
+    std::fs::write(
+        &tgz,
+        build_tgz(&[
+            ("SKILL.md", b"---\nname: s\ndescription: A skill that prints a line of text.\n---\n# S\n\nPrints one line of text for the user.\n"),
+            ("scripts/tool.py", payload),
+        ]),
+    )
+    .unwrap();
+    let t = tgz.to_str().unwrap();
+    let (code, out, _) = offline(&[t, "--format", "json"], None);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        !v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["ruleId"] == "SUP-006")
+    );
+    assert_ne!(code, 2, "{out}");
+
+    let list = dir.path().join("block.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# incident 42\nsha256:{}\n",
+            hex::encode(Sha256::digest(payload))
+        ),
+    )
+    .unwrap();
+    let (code, out, _) = offline(
+        &[
+            t,
+            "--format",
+            "json",
+            "--scanner-blocklist",
+            list.to_str().unwrap(),
+        ],
+        None,
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let hit = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["ruleId"] == "SUP-006")
+        .cloned();
+    assert_eq!(
+        hit.as_ref().map(|f| f["file"].clone()),
+        Some(json!("scripts/tool.py")),
+        "{out}"
+    );
+    assert_eq!(hit.unwrap()["severity"], "critical");
+    assert_eq!(code, 2);
+
+    std::fs::write(&list, "sha256:nothex\n").unwrap();
+    let (code, out, err) = offline(&[t, "--scanner-blocklist", list.to_str().unwrap()], None);
+    assert_eq!(code, 3, "{out}");
+    assert!(err.contains("line 1"), "{err}");
+}
