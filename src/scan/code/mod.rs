@@ -92,6 +92,7 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
     );
     let mut out = Vec::new();
     let mut caps = Capabilities::default();
+    let mut facts: Vec<(&str, python::ChainFacts)> = Vec::new();
     for f in &files.files {
         ctx.check_deadline()?;
         let kind = kinds::kind_of(f);
@@ -109,7 +110,15 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
             deadline: ctx.deadline,
             depth: 0,
         };
-        let o = analyze_kind(kind, &fctx)?;
+        let o = if kind == Kind::Python {
+            let (o, fa) = python::analyze_with_facts(&fctx)?;
+            if runtime {
+                facts.push((&f.path, fa));
+            }
+            o
+        } else {
+            analyze_kind(kind, &fctx)?
+        };
         out.extend(o.findings);
         if runtime {
             caps.extend(o.caps);
@@ -152,8 +161,39 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
     }
     ctx.check_deadline()?;
     out.extend(super::shell::stage2_findings(ctx)?);
+    if let Some(f) = multi_file_chain(&facts, &out) {
+        out.push(f);
+    }
     out.extend(man_findings(&caps, &declared));
     Ok(out)
+}
+
+/// CODE-002's package heuristic (§8.3): three different runtime files that (a) read secrets, (b) encode
+/// and (c) send a non-constant body to an undeclared host. Not added when a proven CODE-002 exists (chosen:
+/// the heuristic stands in for a flow the analysers could not follow).
+fn multi_file_chain(facts: &[(&str, python::ChainFacts)], found: &[Finding]) -> Option<Finding> {
+    if found.iter().any(|f| f.rule_id == "CODE-002") {
+        return None;
+    }
+    for (a, _) in facts.iter().filter(|(_, f)| f.reads_secret) {
+        for (b, _) in facts.iter().filter(|(p, f)| f.encoder && p != a) {
+            for (c, _) in facts.iter().filter(|(p, f)| f.sends && p != a && p != b) {
+                let mut f = Finding::fact(
+                    STAGE,
+                    super::report::Severity::High,
+                    "CODE-002",
+                    "exfiltration",
+                    "Possible multi-file exfiltration chain (heuristic, no data flow proven)",
+                    Some(c.to_string()),
+                )
+                .with_evidence(format!("{a}, {b}, {c}"))
+                .with_confidence(0.5);
+                f.line = None;
+                return Some(f);
+            }
+        }
+    }
+    None
 }
 
 fn analyze_kind(kind: Kind, f: &FileCtx) -> Result<CodeOutput, StageError> {

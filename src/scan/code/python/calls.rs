@@ -159,6 +159,15 @@ pub fn simple_commands(text: &str) -> Vec<Vec<Option<String>>> {
     out
 }
 
+/// Encoders of CODE-002's package heuristic (b).
+fn is_encoder(q: &str) -> bool {
+    (q.starts_with("base64.") && q.contains("encode"))
+        || matches!(
+            q,
+            "binascii.hexlify" | "binascii.b2a_hex" | "binascii.b2a_base64" | "zlib.compress" | "codecs.encode"
+        )
+}
+
 fn base_name(w: &str) -> &str {
     w.rsplit('/').next().unwrap_or(w)
 }
@@ -278,6 +287,9 @@ impl<'t> Py<'t> {
             self.recipients(call, &pos, &kw, sc_ro);
         }
         self.file_ops(call, &q, &pos, &kw, sc_ro);
+        if sc_ro.mode == Mode::Normal && is_encoder(&q) {
+            self.facts.encoder = true;
+        }
         if is_decoder(&q) && q != "builtins.chr" {
             let decoded = self.fold(call, sc_ro);
             if let Some(t) = decoded.first().and_then(Val::text) {
@@ -708,6 +720,21 @@ impl<'t> Py<'t> {
                     self.caps.net.push(NetUse { host: None, file, line });
                 }
             }
+        }
+        // CODE-002 package heuristic (c): a non-constant body to a host that is not declared.
+        let body = kw
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "data" | "json" | "content" | "files" | "body"))
+            .map(|(_, v)| *v)
+            .chain(match arg {
+                NetArg::Url(i) if i != usize::MAX => pos.get(i + 1).copied(),
+                _ => None,
+            });
+        let dyn_body = body.into_iter().any(|b| self.fold(b, sc).is_empty());
+        let undeclared = hosts.iter().any(|h| !declared(h))
+            || (dynamic && self.f.declared.outbound.is_empty());
+        if sc.mode == Mode::Normal && dyn_body && undeclared {
+            self.facts.sends = true;
         }
         // CODE-002: a sensitive value reaches any argument of the send.
         let mut secret = false;

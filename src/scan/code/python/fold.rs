@@ -242,8 +242,8 @@ fn b32(s: &str) -> Option<Vec<u8>> {
 
 /// Qualified names of the PY-003 decoders (folding or not).
 pub fn is_decoder(q: &str) -> bool {
-    q.starts_with("base64.b")
-        && q.ends_with("decode")
+    q.strip_prefix("base64.")
+        .is_some_and(|n| n.starts_with('b') && n.ends_with("decode") && !n.contains(['.', '(']))
         || matches!(
             q,
             "base64.decodebytes"

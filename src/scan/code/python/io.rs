@@ -9,7 +9,7 @@ use crate::scan::code::terms::{self, Persist};
 use crate::scan::code::FsWrite;
 use crate::scan::report::Severity;
 use crate::scan::syntax;
-use crate::scan::vocab::{fold_home, is_cred_path};
+use crate::scan::vocab::{fold_home, is_cred_path, is_env_file};
 use tree_sitter::Node;
 
 const CODE_EXTS: [&str; 13] = [
@@ -172,8 +172,11 @@ impl<'t> Py<'t> {
 
     /// CODE-004: an open/read/copy of a path folding to a CRED path.
     fn cred_read(&mut self, call: Node<'t>, path: Node<'t>, sc: &Scope<'t>) {
-        let Some(p) = self
-            .texts(path, sc)
+        let texts = self.texts(path, sc);
+        if sc.mode == Mode::Normal && texts.iter().any(|p| is_env_file(p) || is_cred_path(p)) {
+            self.facts.reads_secret = true;
+        }
+        let Some(p) = texts
             .into_iter()
             .map(|p| fold_home(&p))
             .find(|p| is_cred_path(p))

@@ -141,10 +141,27 @@ pub(super) struct Py<'t> {
     /// CODE-006: modules already reported in this file.
     pub imported_reported: HashSet<String>,
     deferred: Vec<Node<'t>>,
+    pub facts: ChainFacts,
+}
+
+/// Per-file facts for CODE-002's multi-file heuristic (§8.3): the package is judged in `code::run`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChainFacts {
+    /// (a) reads a CREDNAME env var, a CRED path or an ENV file.
+    pub reads_secret: bool,
+    /// (b) uses a base64 / hex / zlib encoder.
+    pub encoder: bool,
+    /// (c) sends a non-constant body to a host that is not declared.
+    pub sends: bool,
 }
 
 /// Analyses one Python file (or packed / decoded Python content).
 pub fn analyze(f: &FileCtx) -> Result<CodeOutput, StageError> {
+    analyze_with_facts(f).map(|(o, _)| o)
+}
+
+/// `analyze` plus the file's facts for the multi-file exfiltration heuristic.
+pub fn analyze_with_facts(f: &FileCtx) -> Result<(CodeOutput, ChainFacts), StageError> {
     let tree = syntax::parse(Grammar::Python, f.text, f.deadline)?;
     let root = tree.root_node();
     let mut py = Py {
@@ -165,6 +182,7 @@ pub fn analyze(f: &FileCtx) -> Result<CodeOutput, StageError> {
         timed_out: Cell::new(false),
         imported_reported: HashSet::new(),
         deferred: Vec::new(),
+        facts: ChainFacts::default(),
     };
     py.prepass(root);
     py.compute_returns();
@@ -190,10 +208,13 @@ pub fn analyze(f: &FileCtx) -> Result<CodeOutput, StageError> {
     if !f.runtime {
         py.caps = Capabilities::default();
     }
-    Ok(CodeOutput {
-        findings: py.findings,
-        caps: py.caps,
-    })
+    Ok((
+        CodeOutput {
+            findings: py.findings,
+            caps: py.caps,
+        },
+        py.facts,
+    ))
 }
 
 impl<'t> Py<'t> {

@@ -375,6 +375,9 @@ impl<'t> Py<'t> {
 
     /// PY-006: low for a CREDNAME or non-constant name, otherwise a note (§8.3).
     pub fn env_access(&mut self, n: Node<'t>, name: Option<String>, sc: &Scope<'t>) {
+        if sc.mode == Mode::Normal && name.as_deref().is_some_and(is_credname) {
+            self.facts.reads_secret = true;
+        }
         let (sev, what) = match &name {
             Some(k) if is_credname(k) => (Severity::Low, format!("the credential-like variable {k}")),
             Some(k) => (Severity::Info, format!("the variable {k}")),
