@@ -6,7 +6,10 @@ use crate::scan::report::Severity;
 use crate::scan::vocab::{is_cred_path, is_env_file};
 
 fn base(w: &str) -> String {
-    w.rsplit(['/', '\\']).next().unwrap_or(w).to_ascii_lowercase()
+    w.rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(w)
+        .to_ascii_lowercase()
 }
 
 fn is_python(p: &str) -> bool {
@@ -90,7 +93,9 @@ pub fn is_installer(argv: &[Option<String>]) -> bool {
         _ if p.starts_with("pip3.") => sub == Some("install"),
         "uv" => {
             let words: Vec<&str> = rest.iter().filter_map(|w| w.as_deref()).collect();
-            words.windows(2).any(|x| x == ["pip", "install"] || x == ["tool", "install"])
+            words
+                .windows(2)
+                .any(|x| x == ["pip", "install"] || x == ["tool", "install"])
                 || sub == Some("add")
         }
         "pipx" => matches!(sub, Some("install" | "run")),
@@ -165,9 +170,15 @@ fn is_bypass_flag(w: &str, next: Option<&str>) -> bool {
     {
         return true;
     }
-    ["yolo", "skip-permissions", "bypass", "trust-all", "allow-all-tools"]
-        .iter()
-        .any(|k| l.contains(k))
+    [
+        "yolo",
+        "skip-permissions",
+        "bypass",
+        "trust-all",
+        "allow-all-tools",
+    ]
+    .iter()
+    .any(|k| l.contains(k))
 }
 
 const COLLECT_VERBS: [&str; 11] = [
@@ -351,15 +362,21 @@ pub fn is_persistence_command(argv: &[Option<String>]) -> bool {
 /// An agent skill directory (§8.2) write target for CODE-007.
 pub fn is_agent_skill_dir(path: &str) -> bool {
     let p = crate::scan::vocab::fold_home(path);
-    ["~/.claude/", ".claude/", "~/.codex/", "~/.openclaw/", "~/.clawdbot/"]
-        .iter()
-        .any(|root| {
-            p.strip_prefix(root).is_some_and(|rest| {
-                rest.starts_with("skills/")
-                    || rest.starts_with("plugins/")
-                    || rest.starts_with("workspace/skills/")
-            })
+    [
+        "~/.claude/",
+        ".claude/",
+        "~/.codex/",
+        "~/.openclaw/",
+        "~/.clawdbot/",
+    ]
+    .iter()
+    .any(|root| {
+        p.strip_prefix(root).is_some_and(|rest| {
+            rest.starts_with("skills/")
+                || rest.starts_with("plugins/")
+                || rest.starts_with("workspace/skills/")
         })
+    })
 }
 
 /// A recipient key of CODE-008 (any case, `-`/`_` ignored).

@@ -4,10 +4,10 @@
 //! variables over constant collections. A fold yields *alternatives* (a loop variable or a dict indexed by
 //! a non-constant key folds to each value in turn); an empty result means "not constant".
 
+pub use super::decode::is_decoder;
+use super::decode::{format_percent, unescape};
 use super::{Py, Scope};
 use crate::scan::syntax;
-use base64::Engine;
-use std::io::Read;
 use tree_sitter::Node;
 
 /// At most this many alternatives per fold (bounded work).
@@ -15,7 +15,7 @@ pub const MAX_ALTS: usize = 16;
 /// Folding recursion limit (names referring to names, nested calls).
 const MAX_DEPTH: u8 = 24;
 /// Longest folded string / decoded data kept (§8.2: re-scans read ≤ 64 KiB).
-const MAX_LEN: usize = 64 * 1024;
+pub const MAX_LEN: usize = 64 * 1024;
 /// What `__file__` folds to: a marker for "this package" followed by the file's path (CODE-007).
 pub const SELF_ROOT: &str = "@pkg/";
 /// Placeholder for a non-constant part of a command string handed to the shell analyser.
@@ -73,7 +73,7 @@ fn cap(mut v: Vec<Val>) -> Vec<Val> {
     v
 }
 
-fn join_path(a: &str, b: &str) -> String {
+pub fn join_path(a: &str, b: &str) -> String {
     if b.starts_with('/') || b.starts_with('~') || a.is_empty() {
         b.to_string()
     } else if a.ends_with('/') {
@@ -89,240 +89,6 @@ pub fn dirname(p: &str) -> String {
         Some(i) => p[..i].to_string(),
         None => String::new(),
     }
-}
-
-/// Python string-literal escapes (`\n`, `\xHH`, `\uXXXX`, …); unknown escapes stay as they are.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some('\\') => out.push('\\'),
-            Some('\'') => out.push('\''),
-            Some('"') => out.push('"'),
-            Some('\n') => {}
-            Some(k @ ('x' | 'u' | 'U')) => {
-                let n = match k {
-                    'x' => 2,
-                    'u' => 4,
-                    _ => 8,
-                };
-                let hex: String = (0..n).filter_map(|_| it.next()).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    Some(ch) if hex.len() == n => out.push(ch),
-                    _ => {
-                        out.push('\\');
-                        out.push(k);
-                        out.push_str(&hex);
-                    }
-                }
-            }
-            Some(o) => {
-                out.push('\\');
-                out.push(o);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
-/// Decodes base64 leniently (standard or URL-safe alphabet, padding optional, whitespace ignored).
-pub fn b64(s: &[u8]) -> Option<Vec<u8>> {
-    let clean: Vec<u8> = s
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let trimmed: Vec<u8> = clean.iter().copied().filter(|b| *b != b'=').collect();
-    let e = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let u = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    e.decode(&trimmed).or_else(|_| u.decode(&trimmed)).ok()
-}
-
-fn inflate(b: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let lim = MAX_LEN as u64;
-    if flate2::read::ZlibDecoder::new(b)
-        .take(lim)
-        .read_to_end(&mut out)
-        .is_ok()
-    {
-        return Some(out);
-    }
-    out.clear();
-    flate2::read::GzDecoder::new(b)
-        .take(lim)
-        .read_to_end(&mut out)
-        .ok()
-        .map(|_| out)
-}
-
-fn rot13(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            'a'..='z' => (((c as u8 - b'a') + 13) % 26 + b'a') as char,
-            'A'..='Z' => (((c as u8 - b'A') + 13) % 26 + b'A') as char,
-            _ => c,
-        })
-        .collect()
-}
-
-fn bytes_of(v: &Val) -> Option<Vec<u8>> {
-    match v {
-        Val::Str(s) => Some(s.as_bytes().to_vec()),
-        Val::Bytes(b) => Some(b.clone()),
-        _ => None,
-    }
-}
-
-/// The decoder functions of PY-003 that fold, by qualified name.
-fn decode(q: &str, arg: &Val, extra: Option<&Val>) -> Option<Val> {
-    let b = bytes_of(arg)?;
-    let out = match q {
-        "base64.b64decode"
-        | "base64.standard_b64decode"
-        | "base64.urlsafe_b64decode"
-        | "base64.decodebytes"
-        | "base64.decodestring"
-        | "binascii.a2b_base64" => b64(&b)?,
-        "base64.b32decode" => {
-            let s = String::from_utf8_lossy(&b).to_ascii_uppercase();
-            b32(&s)?
-        }
-        "base64.b16decode" | "binascii.unhexlify" | "binascii.a2b_hex" | "builtins.bytes.fromhex" => {
-            let s: String = String::from_utf8_lossy(&b)
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            hex::decode(s).ok()?
-        }
-        "zlib.decompress" | "gzip.decompress" => inflate(&b)?,
-        "codecs.decode" => {
-            let enc = extra.and_then(Val::text).unwrap_or_default().to_ascii_lowercase();
-            let enc = enc.replace(['-', '_'], "");
-            match enc.as_str() {
-                "rot13" => return Some(Val::Str(rot13(&String::from_utf8_lossy(&b)))),
-                "hex" | "hexcodec" => hex::decode(String::from_utf8_lossy(&b).trim()).ok()?,
-                "base64" | "base64codec" => b64(&b)?,
-                "zlib" | "zlibcodec" => inflate(&b)?,
-                _ => return None,
-            }
-        }
-        _ => return None,
-    };
-    Some(Val::Bytes(out))
-}
-
-fn b32(s: &str) -> Option<Vec<u8>> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut bits: u64 = 0;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()) {
-        let v = A.iter().position(|x| *x == c)? as u64;
-        bits = (bits << 5) | v;
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-            bits &= (1 << n) - 1;
-        }
-    }
-    Some(out)
-}
-
-/// Qualified names of the PY-003 decoders (folding or not).
-pub fn is_decoder(q: &str) -> bool {
-    q.strip_prefix("base64.")
-        .is_some_and(|n| n.starts_with('b') && n.ends_with("decode") && !n.contains(['.', '(']))
-        || matches!(
-            q,
-            "base64.decodebytes"
-                | "base64.decodestring"
-                | "binascii.unhexlify"
-                | "binascii.a2b_hex"
-                | "binascii.a2b_base64"
-                | "binascii.a2b_uu"
-                | "binascii.a2b_qp"
-                | "builtins.bytes.fromhex"
-                | "codecs.decode"
-                | "zlib.decompress"
-                | "gzip.decompress"
-                | "bz2.decompress"
-                | "lzma.decompress"
-                | "marshal.loads"
-                | "builtins.chr"
-        )
-}
-
-fn format_percent(fmt: &str, args: &[Val]) -> Option<String> {
-    let mut out = String::new();
-    let mut it = fmt.chars().peekable();
-    let mut i = 0;
-    while let Some(c) = it.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        // Skip flags/width; take the conversion char.
-        let mut conv = None;
-        for n in it.by_ref() {
-            if n.is_ascii_alphabetic() || n == '%' {
-                conv = Some(n);
-                break;
-            }
-        }
-        match conv? {
-            '%' => out.push('%'),
-            _ => {
-                out.push_str(&args.get(i)?.text()?);
-                i += 1;
-            }
-        }
-    }
-    Some(out)
-}
-
-fn format_braces(fmt: &str, pos: &[Val], kw: &[(String, Val)]) -> Option<String> {
-    let mut out = String::new();
-    let mut rest = fmt;
-    let mut auto = 0;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-            continue;
-        }
-        if tail.starts_with('}') {
-            return None;
-        }
-        let end = tail.find('}')?;
-        let field = &tail[1..end];
-        let name = field.split([':', '!']).next().unwrap_or("");
-        let v = if name.is_empty() {
-            auto += 1;
-            pos.get(auto - 1)?
-        } else if let Ok(n) = name.parse::<usize>() {
-            pos.get(n)?
-        } else {
-            &kw.iter().find(|(k, _)| k == name)?.1
-        };
-        out.push_str(&v.text()?);
-        rest = &tail[end + 1..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 fn concat(a: &Val, b: &Val) -> Option<Val> {
@@ -365,7 +131,9 @@ impl<'t> Py<'t> {
                 acc
             }
             "integer" => {
-                let t = syntax::text(node, src).replace('_', "").to_ascii_lowercase();
+                let t = syntax::text(node, src)
+                    .replace('_', "")
+                    .to_ascii_lowercase();
                 let v = if let Some(h) = t.strip_prefix("0x") {
                     i64::from_str_radix(h, 16).ok()
                 } else if let Some(o) = t.strip_prefix("0o") {
@@ -449,7 +217,7 @@ impl<'t> Py<'t> {
 
     /// Combines alternatives pairwise with `f` (capped); with `keep_prefix`, a non-constant right side
     /// turns a constant string on the left into a prefix.
-    fn product(
+    pub fn product(
         &self,
         a: &[Val],
         b: &[Val],
@@ -574,7 +342,9 @@ impl<'t> Py<'t> {
                     &lv,
                     &rv,
                     |a, b| match (a, b) {
-                        (Val::Str(s), Val::Int(n)) if *n >= 0 && s.len() * (*n as usize) < MAX_LEN => {
+                        (Val::Str(s), Val::Int(n))
+                            if *n >= 0 && s.len() * (*n as usize) < MAX_LEN =>
+                        {
                             Some(Val::Str(s.repeat(*n as usize)))
                         }
                         (Val::Int(x), Val::Int(y)) => x.checked_mul(*y).map(Val::Int),
@@ -673,7 +443,7 @@ impl<'t> Py<'t> {
     }
 
     /// `os.environ["HOME"]` / `os.getenv("HOME")` fold to `~` (§8.2 CRED path folding).
-    fn home_env(&self, key: Option<Node<'t>>, sc: &Scope<'t>) -> Vec<Val> {
+    pub fn home_env(&self, key: Option<Node<'t>>, sc: &Scope<'t>) -> Vec<Val> {
         match key.and_then(|k| self.fold_str(k, sc)).as_deref() {
             Some("HOME" | "USERPROFILE") => vec![Val::Str("~".into())],
             Some("APPDATA") => vec![Val::Str("~/AppData/Roaming".into())],
@@ -734,248 +504,5 @@ impl<'t> Py<'t> {
             b.pop();
         }
         vec![Val::List(out)]
-    }
-
-    fn args_of(&self, call: Node<'t>) -> (Vec<Node<'t>>, Vec<(String, Node<'t>)>) {
-        super::call_args(call, self.src)
-    }
-
-    fn fold_call(&self, node: Node<'t>, sc: &Scope<'t>, binds: Binds, d: u8) -> Vec<Val> {
-        let Some(func) = node.child_by_field_name("function") else {
-            return Vec::new();
-        };
-        let (pos, kw) = self.args_of(node);
-        let arg = |i: usize| -> Vec<Val> {
-            pos.get(i)
-                .map(|n| self.fold_in(*n, sc, binds, d))
-                .unwrap_or_default()
-        };
-        let q = self.qual(func, sc).unwrap_or_default();
-        match q.as_str() {
-            "builtins.str" | "pathlib.Path" | "pathlib.PurePath" | "pathlib.PosixPath" | "os.fspath"
-            | "os.path.expanduser" | "os.path.abspath" | "os.path.normpath" | "os.path.realpath"
-            | "os.path.expandvars" | "builtins.bytes" | "builtins.bytearray" | "builtins.list"
-            | "builtins.tuple" => {
-                if pos.len() > 1 && q.starts_with("pathlib.") {
-                    return self.fold_join(&pos, sc, binds, d, None);
-                }
-                if pos.is_empty() && q.starts_with("pathlib.") {
-                    return vec![Val::Str(".".into())];
-                }
-                let v = arg(0);
-                if q == "builtins.bytes" {
-                    return v
-                        .into_iter()
-                        .filter_map(|x| match x {
-                            Val::List(items) => items
-                                .iter()
-                                .map(|i| match i {
-                                    Val::Int(n) => u8::try_from(*n).ok(),
-                                    _ => None,
-                                })
-                                .collect::<Option<Vec<u8>>>()
-                                .map(Val::Bytes),
-                            Val::Str(s) => Some(Val::Bytes(s.into_bytes())),
-                            o => Some(o),
-                        })
-                        .collect();
-                }
-                v
-            }
-            "pathlib.Path.home" | "os.path.expanduser.home" => vec![Val::Str("~".into())],
-            "os.path.join" | "posixpath.join" | "ntpath.join" => self.fold_join(&pos, sc, binds, d, None),
-            "os.path.dirname" => arg(0)
-                .iter()
-                .filter_map(|v| v.text().map(|t| Val::Str(dirname(&t))))
-                .collect(),
-            "os.getenv" | "os.environ.get" => self.home_env(pos.first().copied(), sc),
-            "builtins.chr" => arg(0)
-                .into_iter()
-                .filter_map(|v| match v {
-                    Val::Int(n) => u32::try_from(n)
-                        .ok()
-                        .and_then(char::from_u32)
-                        .map(|c| Val::Str(c.to_string())),
-                    _ => None,
-                })
-                .collect(),
-            "builtins.map" => {
-                // `map(chr, [...])`.
-                let f = pos.first().and_then(|f| self.qual(*f, sc));
-                if f.as_deref() != Some("builtins.chr") {
-                    return Vec::new();
-                }
-                arg(1)
-                    .into_iter()
-                    .filter_map(|v| match v {
-                        Val::List(items) => items
-                            .iter()
-                            .map(|i| match i {
-                                Val::Int(n) => u32::try_from(*n)
-                                    .ok()
-                                    .and_then(char::from_u32)
-                                    .map(|c| Val::Str(c.to_string())),
-                                _ => None,
-                            })
-                            .collect::<Option<Vec<Val>>>()
-                            .map(Val::List),
-                        _ => None,
-                    })
-                    .collect()
-            }
-            _ if is_decoder(&q) => {
-                let extra = pos
-                    .get(1)
-                    .or_else(|| kw.iter().find(|(k, _)| k == "encoding").map(|(_, n)| n))
-                    .and_then(|n| self.fold_in(*n, sc, binds, d).into_iter().next());
-                arg(0)
-                    .iter()
-                    .filter_map(|v| decode(&q, v, extra.as_ref()))
-                    .collect()
-            }
-            _ => self.fold_method(func, &pos, &kw, sc, binds, d),
-        }
-    }
-
-    fn fold_join(
-        &self,
-        parts: &[Node<'t>],
-        sc: &Scope<'t>,
-        binds: Binds,
-        d: u8,
-        base: Option<Vec<Val>>,
-    ) -> Vec<Val> {
-        let mut acc = base.unwrap_or_else(|| vec![Val::Str(String::new())]);
-        for p in parts {
-            let v = self.fold_in(*p, sc, binds, d);
-            acc = self.product(
-                &acc,
-                &v,
-                |a, b| Some(Val::Str(join_path(&a.text()?, &b.text()?))),
-                false,
-            );
-            if acc.is_empty() {
-                break;
-            }
-        }
-        acc
-    }
-
-    /// Method calls on a folded receiver: `"".join`, `format`, `encode`/`decode`, string cases,
-    /// `expanduser`, `joinpath`, `with_name`.
-    fn fold_method(
-        &self,
-        func: Node<'t>,
-        pos: &[Node<'t>],
-        kw: &[(String, Node<'t>)],
-        sc: &Scope<'t>,
-        binds: Binds,
-        d: u8,
-    ) -> Vec<Val> {
-        if func.kind() != "attribute" {
-            return Vec::new();
-        }
-        let (Some(obj), Some(attr)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("attribute"),
-        ) else {
-            return Vec::new();
-        };
-        let m = syntax::text(attr, self.src);
-        let recv = self.fold_in(obj, sc, binds, d);
-        if recv.is_empty() {
-            return Vec::new();
-        }
-        let arg0 = || -> Vec<Val> {
-            pos.first()
-                .map(|n| self.fold_in(*n, sc, binds, d))
-                .unwrap_or_default()
-        };
-        match m {
-            "join" => {
-                let items = arg0();
-                self.product(
-                    &recv,
-                    &items,
-                    |s, l| {
-                        let sep = s.text()?;
-                        let Val::List(l) = l else { return None };
-                        let parts: Option<Vec<String>> = l.iter().map(Val::text).collect();
-                        Some(Val::Str(parts?.join(&sep)))
-                    },
-                    false,
-                )
-            }
-            "format" => {
-                let mut pv = Vec::new();
-                for p in pos {
-                    match self.fold_in(*p, sc, binds, d).into_iter().next() {
-                        Some(v) => pv.push(v),
-                        None => {
-                            return recv
-                                .iter()
-                                .filter_map(|r| {
-                                    let t = r.text()?;
-                                    Some(Val::Prefix(t.split('{').next()?.to_string()))
-                                })
-                                .collect();
-                        }
-                    }
-                }
-                let mut kv = Vec::new();
-                for (k, n) in kw {
-                    if let Some(v) = self.fold_in(*n, sc, binds, d).into_iter().next() {
-                        kv.push((k.clone(), v));
-                    }
-                }
-                recv.iter()
-                    .filter_map(|r| format_braces(&r.text()?, &pv, &kv).map(Val::Str))
-                    .collect()
-            }
-            "encode" => recv
-                .into_iter()
-                .filter_map(|v| v.text().map(|t| Val::Bytes(t.into_bytes())))
-                .collect(),
-            "decode" => recv
-                .into_iter()
-                .filter_map(|v| v.text().map(Val::Str))
-                .collect(),
-            "lower" | "upper" | "strip" | "lstrip" | "rstrip" => recv
-                .into_iter()
-                .filter_map(|v| {
-                    let t = v.text()?;
-                    Some(Val::Str(match m {
-                        "lower" => t.to_lowercase(),
-                        "upper" => t.to_uppercase(),
-                        "strip" => t.trim().to_string(),
-                        "lstrip" => t.trim_start().to_string(),
-                        _ => t.trim_end().to_string(),
-                    }))
-                })
-                .collect(),
-            "replace" => {
-                let a = pos.first().and_then(|n| self.fold_str(*n, sc));
-                let b = pos.get(1).and_then(|n| self.fold_str(*n, sc));
-                match (a, b) {
-                    (Some(a), Some(b)) if !a.is_empty() => recv
-                        .into_iter()
-                        .filter_map(|v| v.text().map(|t| Val::Str(t.replace(&a, &b))))
-                        .collect(),
-                    _ => Vec::new(),
-                }
-            }
-            "expanduser" | "resolve" | "absolute" | "as_posix" | "__str__" => recv,
-            "joinpath" => self.fold_join(pos, sc, binds, d, Some(recv)),
-            "with_name" => {
-                let n = arg0();
-                self.product(
-                    &recv,
-                    &n,
-                    |a, b| Some(Val::Str(join_path(&dirname(&a.text()?), &b.text()?))),
-                    false,
-                )
-            }
-            _ => Vec::new(),
-        }
     }
 }

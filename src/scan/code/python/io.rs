@@ -4,18 +4,25 @@
 use super::fold::{SELF_ROOT, Val};
 use super::taint::OPENERS;
 use super::{Mode, Py, Scope, call_args};
+use crate::scan::code::FsWrite;
 use crate::scan::code::man::is_outside_write;
 use crate::scan::code::terms::{self, Persist};
-use crate::scan::code::FsWrite;
 use crate::scan::report::Severity;
 use crate::scan::syntax;
 use crate::scan::vocab::{fold_home, is_cred_path, is_env_file};
 use tree_sitter::Node;
 
 const CODE_EXTS: [&str; 13] = [
-    ".py", ".pyw", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".sh", ".bash", ".zsh",
+    ".py", ".pyw", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".sh", ".bash",
+    ".zsh",
 ];
-const MANIFESTS: [&str; 5] = ["tank.json", "skills.json", "SKILL.json", "package.json", "SKILL.md"];
+const MANIFESTS: [&str; 5] = [
+    "tank.json",
+    "skills.json",
+    "SKILL.json",
+    "package.json",
+    "SKILL.md",
+];
 
 /// A path inside this package (folded from `__file__`), normalised; None when it leaves the package.
 fn self_path(p: &str) -> Option<String> {
@@ -36,7 +43,8 @@ fn self_path(p: &str) -> Option<String> {
 /// True for the package's own SKILL.md, manifest or code files (CODE-007).
 fn is_own_file(rel: &str) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    MANIFESTS.iter().any(|m| m.eq_ignore_ascii_case(name)) || CODE_EXTS.iter().any(|e| name.ends_with(e))
+    MANIFESTS.iter().any(|m| m.eq_ignore_ascii_case(name))
+        || CODE_EXTS.iter().any(|e| name.ends_with(e))
 }
 
 fn is_write_mode(m: &str) -> bool {
@@ -196,7 +204,13 @@ impl<'t> Py<'t> {
     }
 
     /// CODE-005, CODE-007 and MAN-003 for a write to `path` (`data`: the written value when known).
-    fn write_target(&mut self, call: Node<'t>, path: Node<'t>, data: Option<Node<'t>>, sc: &Scope<'t>) {
+    fn write_target(
+        &mut self,
+        call: Node<'t>,
+        path: Node<'t>,
+        data: Option<Node<'t>>,
+        sc: &Scope<'t>,
+    ) {
         let data_taint = data.map_or(0, |d| self.taint_of(d, sc));
         let data_const = data.is_some_and(|d| !self.fold(d, sc).is_empty());
         let special = Self::net_or_decoded(data_taint);
@@ -204,7 +218,11 @@ impl<'t> Py<'t> {
             let p = fold_home(&p);
             if let Some(rel) = self_path(&p) {
                 if is_own_file(&rel) || terms::is_agent_skill_dir(&rel) {
-                    let sev = if special { Severity::High } else { Severity::Medium };
+                    let sev = if special {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    };
                     self.emit(
                         sc,
                         call,
@@ -219,7 +237,11 @@ impl<'t> Py<'t> {
                 continue;
             }
             if terms::is_agent_skill_dir(&p) {
-                let sev = if special { Severity::High } else { Severity::Medium };
+                let sev = if special {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                };
                 self.emit(
                     sc,
                     call,

@@ -3,13 +3,18 @@
 //!
 //! Layout: this file owns the walk over statements and scopes; `names.rs` resolves names to qualified
 //! paths (imports, `__import__`, `getattr`, single-assignment aliases); `fold.rs` folds constants (§8.2);
-//! `taint.rs` follows sensitive data (§8.2 "Taint"); `calls.rs` and `io.rs` apply the rules at call sites.
+//! `taint.rs` follows sensitive data (§8.2 "Taint"); `calls.rs` dispatches the rules at call sites to
+//! `process.rs`, `net.rs` and `io.rs`.
 //! Comments and docstrings are never code here (§8.1): they are not calls, so no rule sees them.
 
 mod calls;
+mod decode;
 mod fold;
+mod fold_call;
 mod io;
 mod names;
+mod net;
+mod process;
 mod taint;
 #[cfg(test)]
 mod tests;
@@ -51,9 +56,10 @@ pub(super) fn call_args<'t>(call: Node<'t>, src: &str) -> (Vec<Node<'t>>, Vec<(S
     for a in kids(args) {
         match a.kind() {
             "keyword_argument" => {
-                if let (Some(n), Some(v)) =
-                    (a.child_by_field_name("name"), a.child_by_field_name("value"))
-                {
+                if let (Some(n), Some(v)) = (
+                    a.child_by_field_name("name"),
+                    a.child_by_field_name("value"),
+                ) {
                     kw.push((names::nfkc(syntax::text(n, src)), v));
                 }
             }
@@ -464,8 +470,10 @@ impl<'t> Py<'t> {
     }
 
     fn for_stmt(&mut self, st: Node<'t>, sc: &mut Scope<'t>) {
-        let (Some(left), Some(right)) = (st.child_by_field_name("left"), st.child_by_field_name("right"))
-        else {
+        let (Some(left), Some(right)) = (
+            st.child_by_field_name("left"),
+            st.child_by_field_name("right"),
+        ) else {
             return;
         };
         self.scan_expr(right, sc);
@@ -512,7 +520,10 @@ impl<'t> Py<'t> {
             if let Some(e) = parts.first() {
                 self.scan_expr(*e, sc);
                 let t = self.taint_of(*e, sc);
-                if let Some(target) = v.child_by_field_name("alias").or_else(|| parts.get(1).copied()) {
+                if let Some(target) = v
+                    .child_by_field_name("alias")
+                    .or_else(|| parts.get(1).copied())
+                {
                     self.taint_target(target, t, sc, false);
                 }
             }

@@ -78,9 +78,10 @@ impl<'t> Py<'t> {
                                 self.imports.insert(first.clone(), first);
                             }
                             "aliased_import" => {
-                                if let (Some(name), Some(alias)) =
-                                    (c.child_by_field_name("name"), c.child_by_field_name("alias"))
-                                {
+                                if let (Some(name), Some(alias)) = (
+                                    c.child_by_field_name("name"),
+                                    c.child_by_field_name("alias"),
+                                ) {
                                     self.imports.insert(self.ident(alias), self.ident(name));
                                 }
                             }
@@ -134,7 +135,11 @@ impl<'t> Py<'t> {
     }
 
     /// Assignments of one scope (not entering nested functions and classes).
-    pub fn collect_assigns(&self, node: Node<'t>, out: &mut HashMap<String, Vec<Option<Node<'t>>>>) {
+    pub fn collect_assigns(
+        &self,
+        node: Node<'t>,
+        out: &mut HashMap<String, Vec<Option<Node<'t>>>>,
+    ) {
         let mut stack = kids(node);
         while let Some(n) = stack.pop() {
             if !self.tick() {
@@ -148,7 +153,10 @@ impl<'t> Py<'t> {
                     continue;
                 }
                 "assignment" => {
-                    if let (Some(l), Some(r)) = (n.child_by_field_name("left"), n.child_by_field_name("right")) {
+                    if let (Some(l), Some(r)) = (
+                        n.child_by_field_name("left"),
+                        n.child_by_field_name("right"),
+                    ) {
                         if l.kind() == "identifier" {
                             let r = if r.kind() == "assignment" {
                                 r.child_by_field_name("right").unwrap_or(r)
@@ -173,7 +181,10 @@ impl<'t> Py<'t> {
                 }
                 "as_pattern" => {
                     let parts = kids(n);
-                    if let (Some(e), Some(t)) = (parts.first(), n.child_by_field_name("alias").or(parts.get(1).copied())) {
+                    if let (Some(e), Some(t)) = (
+                        parts.first(),
+                        n.child_by_field_name("alias").or(parts.get(1).copied()),
+                    ) {
                         let t = if t.kind() == "as_pattern_target" {
                             kids(t).into_iter().next().unwrap_or(t)
                         } else {
@@ -273,7 +284,11 @@ impl<'t> Py<'t> {
                 match q.as_str() {
                     "builtins.__import__" | "importlib.import_module" | "importlib.__import__" => {
                         let m = self.fold_str(*pos.first()?, sc)?;
-                        Some(if m == "__builtin__" { "builtins".into() } else { m })
+                        Some(if m == "__builtin__" {
+                            "builtins".into()
+                        } else {
+                            m
+                        })
                     }
                     "builtins.getattr" => {
                         let base = self.qual_in(*pos.first()?, sc, d + 1)?;

@@ -26,7 +26,10 @@ impl<'t> Py<'t> {
 
     fn is_environ(&self, n: Node<'t>, sc: &Scope<'t>) -> bool {
         matches!(n.kind(), "identifier" | "attribute")
-            && matches!(self.qual(n, sc).as_deref(), Some("os.environ" | "os.environb"))
+            && matches!(
+                self.qual(n, sc).as_deref(),
+                Some("os.environ" | "os.environb")
+            )
     }
 
     fn taint_in(&self, n: Node<'t>, sc: &Scope<'t>, d: u8) -> u8 {
@@ -65,7 +68,9 @@ impl<'t> Py<'t> {
             }
             "call" => self.call_taint(n, sc, d),
             "lambda" | "comment" => 0,
-            _ => kids(n).into_iter().fold(0, |t, c| t | self.taint_in(c, sc, d)),
+            _ => kids(n)
+                .into_iter()
+                .fold(0, |t, c| t | self.taint_in(c, sc, d)),
         }
     }
 
@@ -116,10 +121,10 @@ impl<'t> Py<'t> {
             && pos
                 .first()
                 .is_some_and(|f| self.qual(*f, sc).as_deref() == Some("builtins.chr"));
-        if super::fold::is_decoder(&q) || map_chr {
+        if super::decode::is_decoder(&q) || map_chr {
             t |= T_DEC;
         }
-        if super::calls::net_call(&q).is_some() {
+        if super::net::net_call(&q).is_some() {
             t |= T_NET;
         }
         if func.kind() == "attribute"
@@ -181,7 +186,11 @@ impl<'t> Py<'t> {
             .map(|(k, v)| (k.clone(), self.taint_of(*v, sc)))
             .collect();
         let sensitive = T_SECRET | T_CRED;
-        if !taints.iter().chain(kwt.iter().map(|(_, t)| t)).any(|t| t & sensitive != 0) {
+        if !taints
+            .iter()
+            .chain(kwt.iter().map(|(_, t)| t))
+            .any(|t| t & sensitive != 0)
+        {
             return;
         }
         let mut fs = self.function_scope(def, Mode::ChainOnly);
@@ -226,7 +235,10 @@ impl<'t> Py<'t> {
                     .child_by_field_name("name")
                     .is_some_and(|k| syntax::text(k, self.src) == "env");
             }
-            if !matches!(p.kind(), "dictionary" | "dictionary_splat" | "call" | "argument_list") {
+            if !matches!(
+                p.kind(),
+                "dictionary" | "dictionary_splat" | "call" | "argument_list"
+            ) {
                 return false;
             }
             cur = p;
@@ -245,7 +257,8 @@ impl<'t> Py<'t> {
                 let q = self.qual(func, sc).unwrap_or_default();
                 let (pos, _) = call_args(n, self.src);
                 q == "os.environ.copy"
-                    || (q == "builtins.dict" && pos.first().is_some_and(|a| self.is_environ(*a, sc)))
+                    || (q == "builtins.dict"
+                        && pos.first().is_some_and(|a| self.is_environ(*a, sc)))
             }
             "dictionary" => kids(n).into_iter().any(|c| {
                 c.kind() == "dictionary_splat"
@@ -270,7 +283,9 @@ impl<'t> Py<'t> {
             if n.kind() == "identifier" && self.ident(n) == name {
                 let Some(p) = n.parent() else { return false };
                 let ok = match p.kind() {
-                    "assignment" => p.child_by_field_name("left").is_some_and(|l| l.id() == n.id()),
+                    "assignment" => p
+                        .child_by_field_name("left")
+                        .is_some_and(|l| l.id() == n.id()),
                     "keyword_argument" => {
                         let env = p
                             .child_by_field_name("name")
@@ -278,12 +293,11 @@ impl<'t> Py<'t> {
                         used_as_env |= env;
                         env
                     }
-                    "subscript" => p
-                        .parent()
-                        .is_some_and(|a| {
-                            a.kind() == "assignment"
-                                && a.child_by_field_name("left").is_some_and(|l| l.id() == p.id())
-                        }),
+                    "subscript" => p.parent().is_some_and(|a| {
+                        a.kind() == "assignment"
+                            && a.child_by_field_name("left")
+                                .is_some_and(|l| l.id() == p.id())
+                    }),
                     "attribute" => p.child_by_field_name("attribute").is_some_and(|a| {
                         matches!(
                             syntax::text(a, self.src),
@@ -336,7 +350,9 @@ impl<'t> Py<'t> {
         }
         let (pos, kw) = call_args(call, self.src);
         let passed = pos.iter().any(|a| self.is_environ(*a, sc))
-            || kw.iter().any(|(k, v)| k != "env" && self.is_environ(*v, sc));
+            || kw
+                .iter()
+                .any(|(k, v)| k != "env" && self.is_environ(*v, sc));
         if passed {
             self.harvest(call, sc, "os.environ passed as an argument");
         }
@@ -379,7 +395,9 @@ impl<'t> Py<'t> {
             self.facts.reads_secret = true;
         }
         let (sev, what) = match &name {
-            Some(k) if is_credname(k) => (Severity::Low, format!("the credential-like variable {k}")),
+            Some(k) if is_credname(k) => {
+                (Severity::Low, format!("the credential-like variable {k}"))
+            }
             Some(k) => (Severity::Info, format!("the variable {k}")),
             None => (Severity::Low, "a variable chosen at run time".to_string()),
         };
