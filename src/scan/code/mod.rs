@@ -177,7 +177,7 @@ fn multi_file_chain(facts: &[(&str, python::ChainFacts)], found: &[Finding]) -> 
     }
     for (a, _) in facts.iter().filter(|(_, f)| f.reads_secret) {
         for (b, _) in facts.iter().filter(|(p, f)| f.encoder && p != a) {
-            for (c, _) in facts.iter().filter(|(p, f)| f.sends && p != a && p != b) {
+            if let Some((c, _)) = facts.iter().find(|(p, f)| f.sends && p != a && p != b) {
                 let mut f = Finding::fact(
                     STAGE,
                     super::report::Severity::High,

@@ -23,7 +23,7 @@ fn is_python(p: &str) -> bool {
 }
 
 /// Strips `sudo`, `env VAR=…`, `command`, `exec`, `nohup` and `time` wrappers (§8.2 shell terms).
-pub fn strip_wrappers<'a>(mut w: &'a [Option<String>]) -> &'a [Option<String>] {
+pub fn strip_wrappers(mut w: &[Option<String>]) -> &[Option<String>] {
     for _ in 0..8 {
         let Some(Some(first)) = w.first() else { break };
         let b = base(first);
