@@ -40,6 +40,10 @@ impl<'t> Py<'t> {
             _ => {}
         }
         self.harvest_call(call, &q, sc_ro);
+        if q == "os.dup2" && pos.first().is_some_and(|a| self.is_socket(*a, sc_ro)) {
+            sc.dup_socket = true;
+        }
+        let sc_ro: &Scope<'t> = sc;
         if let Some(k) = proc_kind(&q) {
             self.process_call(call, k, &q, &pos, &kw, sc_ro);
         }

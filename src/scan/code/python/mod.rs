@@ -70,6 +70,9 @@ pub(super) fn call_args<'t>(call: Node<'t>, src: &str) -> (Vec<Node<'t>>, Vec<(S
     (pos, kw)
 }
 
+/// Deepest statement nesting the walk follows.
+const MAX_NESTING: u32 = 200;
+
 /// Taint labels (§8.2 "Taint"; CODE-002 sources, CODE-007/CODE-009 network data, PY-003 decoders).
 pub(super) const T_SECRET: u8 = 1;
 /// A CREDNAME env value or a keychain read: may go to declared hosts as a credential (CODE-002 exception).
@@ -103,6 +106,8 @@ pub(super) struct Scope<'t> {
     pub root: Option<Node<'t>>,
     /// 0 at the top; 1 inside a function entered from a call with tainted arguments.
     pub inline_depth: u8,
+    /// A socket's descriptor was duplicated onto stdin/stdout/stderr (`os.dup2(s.fileno(), 0)`, SH-002).
+    pub dup_socket: bool,
 }
 
 impl<'t> Scope<'t> {
@@ -119,6 +124,7 @@ impl<'t> Scope<'t> {
             ret: 0,
             root: None,
             inline_depth: 0,
+            dup_socket: false,
         }
     }
 }
@@ -143,6 +149,8 @@ pub(super) struct Py<'t> {
     pub caps: Capabilities,
     pub ret_cache: std::cell::RefCell<HashMap<usize, u8>>,
     steps: Cell<u32>,
+    /// Statement nesting depth of the walk (bounded recursion on hostile input).
+    nesting: u32,
     timed_out: Cell<bool>,
     /// CODE-006: modules already reported in this file.
     pub imported_reported: HashSet<String>,
@@ -185,6 +193,7 @@ pub fn analyze_with_facts(f: &FileCtx) -> Result<(CodeOutput, ChainFacts), Stage
         caps: Capabilities::default(),
         ret_cache: Default::default(),
         steps: Cell::new(0),
+        nesting: 0,
         timed_out: Cell::new(false),
         imported_reported: HashSet::new(),
         deferred: Vec::new(),
@@ -342,6 +351,16 @@ impl<'t> Py<'t> {
     }
 
     fn walk_stmt(&mut self, st: Node<'t>, sc: &mut Scope<'t>) {
+        // Python itself refuses ~100 nested blocks; deeper input is hostile and is not walked further.
+        if self.nesting > MAX_NESTING {
+            return;
+        }
+        self.nesting += 1;
+        self.walk_stmt_inner(st, sc);
+        self.nesting -= 1;
+    }
+
+    fn walk_stmt_inner(&mut self, st: Node<'t>, sc: &mut Scope<'t>) {
         match st.kind() {
             "comment" => {}
             "function_definition" => {

