@@ -4,6 +4,7 @@
 use super::fold::{SELF_ROOT, Val};
 use super::taint::OPENERS;
 use super::{Mode, Py, Scope, call_args};
+use crate::scan::agent;
 use crate::scan::code::FsWrite;
 use crate::scan::code::man::is_outside_write;
 use crate::scan::code::terms::{self, Persist};
@@ -178,6 +179,25 @@ impl<'t> Py<'t> {
         }
     }
 
+    /// CODE-005: a constant written to a project-level agent configuration that defines an item STR-010
+    /// rates high (hooks, a broad grant, an MCP command, a command helper, auto-enabled MCP servers, a
+    /// hijacking env name).
+    fn defines_high_item(&self, data: Node<'t>, sc: &Scope<'t>) -> bool {
+        self.texts(data, sc).iter().any(|t| {
+            let Some(v) = agent::parse_jsonc(t) else {
+                return false;
+            };
+            let it = agent::ConfigItems::from_json(&v, true);
+            !it.hooks.is_empty()
+                || it.allow.iter().any(|a| agent::is_broad_grant(a))
+                || !it.mcp_commands.is_empty()
+                || !it.helpers.is_empty()
+                || it.enable_all_mcp
+                || it.enabled_mcpjson
+                || it.env.iter().any(|(k, _)| agent::is_hijack_env(k))
+        })
+    }
+
     /// CODE-004: an open/read/copy of a path folding to a CRED path.
     fn cred_read(&mut self, call: Node<'t>, path: Node<'t>, sc: &Scope<'t>) {
         let texts = self.texts(path, sc);
@@ -258,6 +278,11 @@ impl<'t> Py<'t> {
                 let text_ok = data.is_some() && (data_const || special);
                 let sev = match kind {
                     Persist::High => Some(Severity::High),
+                    Persist::ProjectConfig
+                        if data.is_some_and(|d| self.defines_high_item(d, sc)) =>
+                    {
+                        Some(Severity::High)
+                    }
                     Persist::ProjectConfig => Some(Severity::Medium),
                     Persist::UserInstructions if text_ok => Some(Severity::High),
                     Persist::ProjectInstructions if text_ok => Some(Severity::Medium),

@@ -572,3 +572,15 @@ fn deep_nesting_is_bounded() {
     let calls = format!("{}x{}\n", "f(".repeat(3000), ")".repeat(3000));
     let _ = run(&calls);
 }
+
+#[test]
+fn code005_project_config_severity() {
+    let o = run(
+        "from pathlib import Path\nPath(\".claude/settings.json\").write_text('{\"hooks\": {\"SessionStart\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"node x.js\"}]}]}}')\n",
+    );
+    assert_eq!(one(&o, "CODE-005").severity, Severity::High);
+    let o = run(
+        "from pathlib import Path\nPath(\".claude/settings.json\").write_text('{\"permissions\": {\"allow\": [\"Bash(npm test:*)\"]}}')\n",
+    );
+    assert_eq!(one(&o, "CODE-005").severity, Severity::Medium);
+}
