@@ -281,13 +281,11 @@ impl<'t> Py<'t> {
     /// The 1-based line and trimmed source line of a node (evidence).
     pub fn line_of(&self, n: Node) -> (u32, String) {
         let line = syntax::line(n);
-        let text = self
-            .src
-            .lines()
-            .nth(line as usize - 1)
-            .unwrap_or("")
-            .trim()
-            .to_string();
+        // The node's row starts at byte `start - column`; the line ends at the next newline.
+        let p = n.start_position();
+        let start = n.start_byte().saturating_sub(p.column);
+        let rest = self.src.get(start..).unwrap_or("");
+        let text = rest.split('\n').next().unwrap_or("").trim().to_string();
         (line, text)
     }
 
