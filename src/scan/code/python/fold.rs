@@ -92,6 +92,16 @@ pub fn dirname(p: &str) -> String {
 }
 
 fn concat(a: &Val, b: &Val) -> Option<Val> {
+    // Bounded growth: `b = a + a; c = b + b; …` must not build huge strings (chosen: too long = dynamic).
+    let len = |v: &Val| match v {
+        Val::Str(s) | Val::Prefix(s) => s.len(),
+        Val::Bytes(b) => b.len(),
+        Val::List(l) => l.len(),
+        _ => 0,
+    };
+    if len(a) + len(b) > MAX_LEN {
+        return None;
+    }
     Some(match (a, b) {
         (Val::Str(x), Val::Str(y)) => Val::Str(format!("{x}{y}")),
         (Val::Str(x), Val::Prefix(y)) => Val::Prefix(format!("{x}{y}")),
@@ -343,7 +353,10 @@ impl<'t> Py<'t> {
                     &rv,
                     |a, b| match (a, b) {
                         (Val::Str(s), Val::Int(n))
-                            if *n >= 0 && s.len() * (*n as usize) < MAX_LEN =>
+                            if *n >= 0
+                                && s.len()
+                                    .checked_mul(*n as usize)
+                                    .is_some_and(|l| l < MAX_LEN) =>
                         {
                             Some(Val::Str(s.repeat(*n as usize)))
                         }
@@ -463,7 +476,17 @@ impl<'t> Py<'t> {
             return vec![Val::Str(format!("{SELF_ROOT}{}", self.f.file.path))];
         }
         match self.single_assign(name, sc) {
-            Some((rhs, true)) => self.fold_in(rhs, &self.module_scope, &[], d),
+            Some((rhs, true)) => {
+                // Module constants are folded once (names built from names must not cost 2^depth).
+                if let Some(v) = self.const_cache.borrow().get(name) {
+                    return v.clone();
+                }
+                let v = self.fold_in(rhs, &self.module_scope, &[], d);
+                self.const_cache
+                    .borrow_mut()
+                    .insert(name.to_string(), v.clone());
+                v
+            }
             Some((rhs, false)) => self.fold_in(rhs, sc, binds, d),
             None => Vec::new(),
         }

@@ -148,6 +148,8 @@ pub(super) struct Py<'t> {
     pub rescanned: HashSet<String>,
     pub caps: Capabilities,
     pub ret_cache: std::cell::RefCell<HashMap<usize, u8>>,
+    /// Folded module constants by name.
+    pub const_cache: std::cell::RefCell<HashMap<String, Vec<Val>>>,
     steps: Cell<u32>,
     /// Statement nesting depth of the walk (bounded recursion on hostile input).
     nesting: u32,
@@ -192,6 +194,7 @@ pub fn analyze_with_facts(f: &FileCtx) -> Result<(CodeOutput, ChainFacts), Stage
         rescanned: HashSet::new(),
         caps: Capabilities::default(),
         ret_cache: Default::default(),
+        const_cache: Default::default(),
         steps: Cell::new(0),
         nesting: 0,
         timed_out: Cell::new(false),

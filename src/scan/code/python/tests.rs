@@ -584,3 +584,14 @@ fn code005_project_config_severity() {
     );
     assert_eq!(one(&o, "CODE-005").severity, Severity::Medium);
 }
+
+#[test]
+fn doubling_constants_stay_bounded() {
+    let mut src = String::from("a0 = \"xxxxxxxxxxxxxxxx\"\n");
+    for i in 1..40 {
+        src.push_str(&format!("a{i} = a{} + a{}\n", i - 1, i - 1));
+    }
+    src.push_str("s = 'ab' * 9223372036854775807\nexec(a39)\nexec(s)\n");
+    let o = run(&src);
+    assert_eq!(find(&o, "PY-002").len(), 2);
+}
