@@ -220,6 +220,7 @@ impl<'t> Py<'t> {
                 cred_ok &= match k {
                     Some("headers" | "auth" | "cookies") => true,
                     Some("params" | "data" | "json") => self.cred_fields_only(v, sc),
+                    Some("url") | None => self.cred_query_only(v, sc),
                     _ => false,
                 };
             }
@@ -238,6 +239,36 @@ impl<'t> Py<'t> {
             );
         }
         self.recipients(call, pos, kw, sc);
+    }
+
+    /// True when a URL f-string puts every tainted value into a query field named like a credential
+    /// (`?q={city}&appid={key}`; §8.3 CODE-002 exception).
+    fn cred_query_only(&self, n: Node<'t>, sc: &Scope<'t>) -> bool {
+        if n.kind() != "string" {
+            return false;
+        }
+        let mut before = String::new();
+        for c in super::all_kids(n) {
+            match c.kind() {
+                "string_content" => before.push_str(syntax::text(c, self.src)),
+                "interpolation" => {
+                    if self.taint_of(c, sc) != 0 {
+                        let Some(field) = before.strip_suffix('=') else {
+                            return false;
+                        };
+                        let name = field.rsplit(['?', '&']).next().unwrap_or("");
+                        if !(field.contains('?')
+                            && (is_credname(name) || name == "key" || name == "appid"))
+                        {
+                            return false;
+                        }
+                    }
+                    before.push_str("{}");
+                }
+                _ => {}
+            }
+        }
+        true
     }
 
     /// True when every tainted value of a dict literal sits under a CREDNAME, `key` or `appid` key.

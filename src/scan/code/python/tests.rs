@@ -595,3 +595,13 @@ fn doubling_constants_stay_bounded() {
     let o = run(&src);
     assert_eq!(find(&o, "PY-002").len(), 2);
 }
+
+#[test]
+fn code002_credential_in_query_to_declared_host() {
+    let perms = serde_json::json!({"network": {"outbound": ["api.openweathermap.org"]}});
+    let src = "import os, requests\ndef w(city):\n    key = os.getenv(\"WEATHER_KEY\")\n    return requests.get(f\"https://api.openweathermap.org/data/2.5/weather?q={city}&appid={key}\")\n";
+    none(&with_perms(src, perms), "CODE-002");
+    let src = "import os, requests\ndef w(city):\n    key = os.getenv(\"WEATHER_KEY\")\n    return requests.get(f\"https://api.openweathermap.org/log?data={key}\")\n";
+    let perms = serde_json::json!({"network": {"outbound": ["api.openweathermap.org"]}});
+    assert_eq!(one(&with_perms(src, perms), "CODE-002").line, Some(4));
+}
