@@ -77,7 +77,7 @@ pub type StageFn = fn(&StageCtx) -> Result<Vec<Finding>, StageError>;
 /// Stages 1–5 in order; `None` = not in this build (`not_run`).
 const LATER_STAGES: [(&str, &str, Option<StageFn>); 5] = [
     ("stage1", "structure", Some(structure::run)),
-    ("stage2", "static", None),
+    ("stage2", "static", Some(code::run)),
     ("stage3", "injection", None),
     ("stage4", "secrets", Some(secrets::run)),
     ("stage5", "supply_chain", Some(supply::run)),
