@@ -1,0 +1,1 @@
+//! Whole-file and whole-scan tests of stage 3.
