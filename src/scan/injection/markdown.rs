@@ -295,8 +295,11 @@ impl Md<'_> {
                     self.doc.inline.push(r.clone());
                     let b = self.ensure(&mut cur, r.start, list_depth > 0, quote > 0);
                     b.anchor(line);
+                    // Backticks kept: a `.` inside inline code must not end the sentence.
+                    b.text.push('`');
                     b.inline_code.push((b.text.len(), t.to_string()));
                     b.text.push_str(&t);
+                    b.text.push('`');
                 }
                 Event::Html(t) => {
                     if let Some(b) = html.as_mut() {

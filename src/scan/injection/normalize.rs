@@ -195,6 +195,9 @@ pub fn sentences(raw: &str) -> Vec<Sentence> {
             && next_ws
             && !(c == '.' && ends_with_abbrev(&cur[..cur.len() - 1]));
         if ends || i + 1 == chars.len() {
+            while start < i && chars[start].0 == ' ' {
+                start += 1;
+            }
             let raw_start = chars[start].1;
             let raw_end = chars
                 .get(i + 1)

@@ -292,3 +292,9 @@ fn output_file(w: &[String]) -> Vec<String> {
     }
     out
 }
+
+/// Base64 of `s` (test data).
+#[cfg(test)]
+pub fn tests_b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -61,9 +61,11 @@ fn content(n: Node, src: &str, python: bool) -> String {
     inner.replace("\\n", "\n")
 }
 
+/// `mcp.tool()` → `tool`; `z.string().describe` → `describe`.
 fn last_segment(s: &str) -> &str {
-    let s = s.split('(').next().unwrap_or(s).trim();
-    s.rsplit('.').next().unwrap_or(s)
+    let s = s.trim();
+    let s = s.strip_suffix(')').map_or(s, |x| x.rsplit_once('(').map_or(x, |(h, _)| h));
+    s.rsplit('.').next().unwrap_or(s).trim()
 }
 
 fn tool_callee(name: &str) -> bool {
