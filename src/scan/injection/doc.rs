@@ -89,9 +89,7 @@ impl Block {
     /// The file line of byte `at` of `text`.
     pub fn line_at(&self, at: usize) -> u32 {
         let i = self.anchors.partition_point(|a| a.0 <= at);
-        self.anchors
-            .get(i.saturating_sub(1))
-            .map_or(1, |a| a.1)
+        self.anchors.get(i.saturating_sub(1)).map_or(1, |a| a.1)
     }
 
     pub fn first_line(&self) -> u32 {

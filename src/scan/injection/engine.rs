@@ -75,7 +75,13 @@ pub fn rule_type(rule: &str) -> &'static str {
 }
 
 impl Hit {
-    pub fn new(rule: &'static str, sev: Severity, line: u32, msg: impl Into<String>, ev: &str) -> Hit {
+    pub fn new(
+        rule: &'static str,
+        sev: Severity,
+        line: u32,
+        msg: impl Into<String>,
+        ev: &str,
+    ) -> Hit {
         Hit {
             rule,
             ty: rule_type(rule),
@@ -89,9 +95,13 @@ impl Hit {
 }
 
 /// Rules the code-block gate turns into notes.
-const CODE_GATED: [&str; 7] = ["PI-001", "PI-002", "PI-003", "PI-004", "PI-010", "PI-012", "PI-013"];
+const CODE_GATED: [&str; 7] = [
+    "PI-001", "PI-002", "PI-003", "PI-004", "PI-010", "PI-012", "PI-013",
+];
 /// Rules the warning-context gate caps at medium.
-const CAPPED: [&str; 7] = ["PI-004", "PI-008", "PI-009", "PI-012", "PI-013", "PI-014", "PI-015"];
+const CAPPED: [&str; 7] = [
+    "PI-004", "PI-008", "PI-009", "PI-012", "PI-013", "PI-014", "PI-015",
+];
 
 fn cap(h: &mut Hit) {
     if h.sev < Severity::Medium {
@@ -134,7 +144,8 @@ pub fn analyze(blocks: &[Block], env: &Env) -> Vec<Hit> {
         let lead_pi004 = lead.is_some_and(|s| rules_pi::pi004(s, None).is_some());
         let warn = h_warn || ((b.in_list || b.is_code()) && lead_warn);
         let lift = starts_imperative(&b.text) || h_pi4 || lead_pi004;
-        if b.region == Region::Prose && !b.in_list
+        if b.region == Region::Prose
+            && !b.in_list
             && let Some(s) = sents.last()
         {
             last_prose.insert(b.section, s.clone());
@@ -180,12 +191,15 @@ pub fn analyze(blocks: &[Block], env: &Env) -> Vec<Hit> {
             let warn = cx.warn || self_warning(s);
             for r in rules_pi::sentence_rules(s, &scx) {
                 let mut h = from_raw(&r, line, raw);
-                if r.rule == "PI-013" && !r.note
+                if r.rule == "PI-013"
+                    && !r.note
                     && (has_suspicious_url(&s.norm) || group_pi004.contains(&b.group))
                 {
                     h.sev = Severity::Critical;
                 }
-                if r.rule == "PI-008" && r.msg.contains("recipient") && !r.note
+                if r.rule == "PI-008"
+                    && r.msg.contains("recipient")
+                    && !r.note
                     && group_pi004.contains(&b.group)
                 {
                     h.sev = Severity::Critical;
@@ -223,7 +237,8 @@ fn structural(h: &mut Hit, b: &Block, warn: bool, lift: bool) {
     if h.sev == Severity::Info {
         return;
     }
-    if (b.is_code() && CODE_GATED.contains(&h.rule)) || (b.pattern_gate && b.region != Region::Meta) {
+    if (b.is_code() && CODE_GATED.contains(&h.rule)) || (b.pattern_gate && b.region != Region::Meta)
+    {
         h.sev = Severity::Info;
         return;
     }
@@ -245,7 +260,16 @@ fn following_block(blocks: &[Block], bi: usize, last: bool) -> Option<&Block> {
         .filter(|n| n.section == b.section)
 }
 
-const PI6_AGENT: [&str; 8] = ["assistant", "ai", "claude", "model", "agent", "llm", "chatgpt", "gpt"];
+const PI6_AGENT: [&str; 8] = [
+    "assistant",
+    "ai",
+    "claude",
+    "model",
+    "agent",
+    "llm",
+    "chatgpt",
+    "gpt",
+];
 const PI6_VERBS: [&str; 30] = [
     "run", "execute", "read", "cat", "send", "upload", "post", "ignore", "forget", "fetch",
     "download", "curl", "wget", "write", "delete", "open", "include", "append", "call", "invoke",
@@ -277,7 +301,10 @@ fn pi006(b: &Block, env: &Env) -> Vec<Hit> {
 
 fn pi006_text(text: &str, line: u32, env: &Env, rule: &'static str, prefix: &str) -> Vec<Hit> {
     let sents = sentences(text);
-    let toks: Vec<&str> = sents.iter().flat_map(|s| s.toks.iter().map(|t| t.s.as_str())).collect();
+    let toks: Vec<&str> = sents
+        .iter()
+        .flat_map(|s| s.toks.iter().map(|t| t.s.as_str()))
+        .collect();
     let addresses = toks.iter().enumerate().any(|(i, t)| {
         PI6_AGENT.contains(t)
             && toks[i + 1..toks.len().min(i + 4)]
@@ -294,12 +321,11 @@ fn pi006_text(text: &str, line: u32, env: &Env, rule: &'static str, prefix: &str
     } else {
         Vec::new()
     };
-    let pi = inner.iter().any(|h| h.sev != Severity::Info && h.rule.starts_with("PI-"));
+    let pi = inner
+        .iter()
+        .any(|h| h.sev != Severity::Info && h.rule.starts_with("PI-"));
     let sh = !shellpi::fallback(text, true, env.depth).is_empty();
-    let other = !urls(&all).is_empty()
-        || creds
-        || regex_words(&tstr)
-        || pi;
+    let other = !urls(&all).is_empty() || creds || regex_words(&tstr) || pi;
     let mut out = Vec::new();
     let sev = if pi || sh || creds {
         Severity::Critical
@@ -307,17 +333,39 @@ fn pi006_text(text: &str, line: u32, env: &Env, rule: &'static str, prefix: &str
         Severity::High
     };
     if addresses || (starts && other) {
-        out.push(Hit::new(rule, sev, line, format!("{prefix}A hidden region holds instructions addressed to the agent."), text));
+        out.push(Hit::new(
+            rule,
+            sev,
+            line,
+            format!("{prefix}A hidden region holds instructions addressed to the agent."),
+            text,
+        ));
     } else if starts {
-        out.push(Hit::new(rule, Severity::Info, line, format!("{prefix}A hidden region holds an imperative."), text));
+        out.push(Hit::new(
+            rule,
+            Severity::Info,
+            line,
+            format!("{prefix}A hidden region holds an imperative."),
+            text,
+        ));
     }
     out
 }
 
 fn regex_words(tstr: &str) -> bool {
     [
-        "secret", "secrets", "token", "tokens", "password", "passwords", "credential", "credentials",
-        "api key", "env", "environment", "the user",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "password",
+        "passwords",
+        "credential",
+        "credentials",
+        "api key",
+        "env",
+        "environment",
+        "the user",
     ]
     .iter()
     .any(|w| format!(" {tstr} ").contains(&format!(" {w} ")))
@@ -386,7 +434,11 @@ fn pi008_shell(blocks: &[Block], cxs: &[BlockCx], env: &Env) -> Vec<Hit> {
     }
     let mut hits: Vec<(usize, ShHit)> = Vec::new();
     for (pi, p) in pieces.iter().enumerate() {
-        hits.extend(shellpi::fallback(&p.text, p.prose, env.depth).into_iter().map(|h| (pi, h)));
+        hits.extend(
+            shellpi::fallback(&p.text, p.prose, env.depth)
+                .into_iter()
+                .map(|h| (pi, h)),
+        );
     }
     // One script per section, in order (SH-005 reads a download in one block and its run in another),
     // for the full analyser and the SH-005 fallback.
@@ -419,8 +471,10 @@ fn pi008_shell(blocks: &[Block], cxs: &[BlockCx], env: &Env) -> Vec<Hit> {
             depth: env.depth,
         };
         for h in shell::analyze(&script, &opts) {
-            let keep = matches!(h.rule_id, "SH-001" | "SH-002" | "SH-004" | "SH-005" | "SH-007")
-                && matches!(h.severity, Severity::High | Severity::Critical);
+            let keep = matches!(
+                h.rule_id,
+                "SH-001" | "SH-002" | "SH-004" | "SH-005" | "SH-007"
+            ) && matches!(h.severity, Severity::High | Severity::Critical);
             let Some(&(pi, l)) = map.get((h.line as usize).saturating_sub(1)) else {
                 continue;
             };
@@ -466,7 +520,10 @@ fn pi008_shell(blocks: &[Block], cxs: &[BlockCx], env: &Env) -> Vec<Hit> {
             "PI-008",
             sev,
             line,
-            format!("{prefix}Shell text tells to run a dangerous command ({} pattern).", h.rule),
+            format!(
+                "{prefix}Shell text tells to run a dangerous command ({} pattern).",
+                h.rule
+            ),
             &h.evidence,
         );
         if cx.warn && !(cx.lift || decoded_pattern) {
@@ -481,49 +538,93 @@ fn pi008_shell(blocks: &[Block], cxs: &[BlockCx], env: &Env) -> Vec<Hit> {
 }
 
 const EXEC_EXT: [&str; 16] = [
-    ".exe", ".msi", ".scr", ".bat", ".cmd", ".ps1", ".vbs", ".hta", ".dmg", ".pkg", ".app",
-    ".appimage", ".deb", ".rpm", ".command", "/releases/download/",
+    ".exe",
+    ".msi",
+    ".scr",
+    ".bat",
+    ".cmd",
+    ".ps1",
+    ".vbs",
+    ".hta",
+    ".dmg",
+    ".pkg",
+    ".app",
+    ".appimage",
+    ".deb",
+    ".rpm",
+    ".command",
+    "/releases/download/",
 ];
 const ARCH_EXT: [&str; 6] = [".zip", ".7z", ".rar", ".tar.gz", ".tgz", ".tar.xz"];
 
 /// PI-012, one paragraph or one whole list at a time.
 fn pi012(blocks: &[Block], cxs: &[BlockCx]) -> Vec<Hit> {
     let mut groups: Vec<usize> = Vec::new();
-    for b in blocks {
-        if !b.is_code() && b.region != Region::Hidden && !groups.contains(&b.group) {
+    let mut members_of: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, b) in blocks.iter().enumerate() {
+        if b.is_code() || b.region == Region::Hidden {
+            continue;
+        }
+        let m = members_of.entry(b.group).or_default();
+        if m.is_empty() {
             groups.push(b.group);
         }
+        m.push(i);
     }
+    // Sections that tell to verify a checksum or signature (PI-012 note).
+    let verified: HashSet<usize> = blocks
+        .iter()
+        .zip(cxs)
+        .filter(|(_, c)| {
+            c.sents.iter().any(|s| {
+                s.has(&[
+                    "checksum",
+                    "sha256",
+                    "sha",
+                    "signature",
+                    "sha256sum",
+                    "shasum",
+                    "gpg",
+                ]) || s.tstr.contains("sha 256")
+            })
+        })
+        .map(|(b, _)| b.section)
+        .collect();
     let mut out = Vec::new();
     for g in groups {
-        let members: Vec<usize> = (0..blocks.len())
-            .filter(|&i| blocks[i].group == g && !blocks[i].is_code())
-            .collect();
+        let members = members_of.remove(&g).unwrap_or_default();
         let Some(&first) = members.first() else {
             continue;
         };
         let sents: Vec<&Sentence> = members.iter().flat_map(|&i| cxs[i].sents.iter()).collect();
-        let norm: String = sents.iter().map(|s| s.norm.as_str()).collect::<Vec<_>>().join(" ");
-        let tstr: String = sents.iter().map(|s| s.tstr.as_str()).collect::<Vec<_>>().join(" ");
-        let words: HashSet<&str> = sents.iter().flat_map(|s| s.toks.iter().map(|t| t.s.as_str())).collect();
+        let norm: String = sents
+            .iter()
+            .map(|s| s.norm.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let tstr: String = sents
+            .iter()
+            .map(|s| s.tstr.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let words: HashSet<&str> = sents
+            .iter()
+            .flat_map(|s| s.toks.iter().map(|t| t.s.as_str()))
+            .collect();
         let has = |ws: &[&str]| ws.iter().any(|w| words.contains(w));
         let fetch_from = has(&["download", "fetch", "get", "grab", "save"]) && has(&["from"]);
         let downloads = !urls(&norm).is_empty() || fetch_from || has(&["download"]);
         let exec = EXEC_EXT.iter().any(|e| contains_ext(&norm, e)) || has(&["installer"]);
         let arch = ARCH_EXT.iter().any(|e| contains_ext(&norm, e));
-        let runs = has(&["run", "open", "execute", "launch", "install", "double", "start"]);
+        let runs = has(&[
+            "run", "open", "execute", "launch", "install", "double", "start",
+        ]);
         let extracts = has(&["extract", "unzip", "unpack", "decompress"]);
         if !(downloads && ((exec && runs) || (arch && extracts && runs))) {
             continue;
         }
         let b = &blocks[first];
-        let section_verify = blocks.iter().zip(cxs).any(|(x, c)| {
-            x.section == b.section
-                && c.sents.iter().any(|s| {
-                    s.has(&["checksum", "sha256", "sha", "signature", "sha256sum", "shasum", "gpg"])
-                        || s.tstr.contains("sha 256")
-                })
-        });
+        let section_verify = verified.contains(&b.section);
         let mut sev = Severity::Medium;
         if has_suspicious_url(&norm)
             || norm.contains("com.apple.quarantine")
@@ -540,15 +641,27 @@ fn pi012(blocks: &[Block], cxs: &[BlockCx]) -> Vec<Hit> {
         let trigger = sents.iter().find_map(|s| {
             s.toks
                 .iter()
-                .position(|t| matches!(t.s.as_str(), "download" | "fetch" | "get" | "grab" | "save"))
+                .position(|t| {
+                    matches!(t.s.as_str(), "download" | "fetch" | "get" | "grab" | "save")
+                })
                 .map(|i| gates::negated(s, i) || gates::example(s, i))
         });
         // A checksum or signature check in the section makes it a note (not the critical lures).
         if trigger == Some(true) || (section_verify && sev != Severity::Critical) {
             sev = Severity::Info;
         }
-        let raw: String = members.iter().map(|&i| blocks[i].text.as_str()).collect::<Vec<_>>().join(" ");
-        let mut h = Hit::new("PI-012", sev, b.first_line(), "Text tells to download and run an executable.", &raw);
+        let raw: String = members
+            .iter()
+            .map(|&i| blocks[i].text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut h = Hit::new(
+            "PI-012",
+            sev,
+            b.first_line(),
+            "Text tells to download and run an executable.",
+            &raw,
+        );
         let warn = members.iter().any(|&i| cxs[i].warn);
         let lift = cxs[first].lift;
         structural(&mut h, b, warn, lift);

@@ -16,7 +16,9 @@ fn re(p: &str) -> Regex {
 }
 
 static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i:</?(system|system-reminder|assistant|human|tool_use|tool_result|function_calls|function_call)(\s[^>]*)?>|</?invoke\b|</?antml:[a-z_]+)|<parameter name=|<\|(im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|<<SYS>>|\[SYSTEM\]|^(Human|Assistant):")
+    re(
+        r"(?i:</?(system|system-reminder|assistant|human|tool_use|tool_result|function_calls|function_call)(\s[^>]*)?>|</?invoke\b|</?antml:[a-z_]+)|<parameter name=|<\|(im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|<<SYS>>|\[SYSTEM\]|^(Human|Assistant):",
+    )
 });
 static META_TAGS: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)</?(important|instructions|critical)(\s[^>]*)?>"));
@@ -32,7 +34,8 @@ pub fn pi005_token(line: &str, meta: bool) -> Option<(usize, bool)> {
     None
 }
 
-const MSG5: &str = "The text holds a chat-format control token that can fake a system or assistant turn.";
+const MSG5: &str =
+    "The text holds a chat-format control token that can fake a system or assistant turn.";
 
 /// PI-005 over a Markdown file's raw lines: low inside closed code blocks and inline code.
 pub fn pi005_markdown(src: &str, md: &MdDoc) -> Vec<Hit> {
@@ -83,7 +86,9 @@ static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"\{\{[^}]*\}\}|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%")
 });
 static HTML_SRC: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)<(?:img|iframe|script|source|video|audio)\b[^>]*\bsrc\s*=\s*["']?([^"'\s>]+)|url\(\s*["']?([^"')\s]+)"#)
+    re(
+        r#"(?i)<(?:img|iframe|script|source|video|audio)\b[^>]*\bsrc\s*=\s*["']?([^"'\s>]+)|url\(\s*["']?([^"')\s]+)"#,
+    )
 });
 
 fn pct_decode(s: &str) -> String {
@@ -130,7 +135,11 @@ pub fn pi007(src: &str, md: &MdDoc) -> Vec<Hit> {
                 .iter()
                 .any(|s| rules_pi::pi007_perchar(s).is_some())
         });
-        let sev = if asks { Severity::Critical } else { Severity::High };
+        let sev = if asks {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
         out.push(Hit::new(
             "PI-007",
             sev,
@@ -161,11 +170,17 @@ fn per_char_dictionary(dests: &[Dest]) -> Option<(u32, String, usize)> {
             _ => (last.clone(), String::new()),
         };
         let mut add = |template: String, ch: String, line: u32| {
-            let e = groups.entry((host.to_string(), template)).or_insert((line, HashSet::new()));
+            let e = groups
+                .entry((host.to_string(), template))
+                .or_insert((line, HashSet::new()));
             e.1.insert(ch);
         };
         if stem.chars().count() == 1 {
-            add(format!("{dir}/*.{ext}?{}", u.query().unwrap_or("")), stem, d.line);
+            add(
+                format!("{dir}/*.{ext}?{}", u.query().unwrap_or("")),
+                stem,
+                d.line,
+            );
         } else if let Some(q) = u.query()
             && let Some((k, v)) = q.split_once('=')
             && !q.contains('&')

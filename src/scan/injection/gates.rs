@@ -15,7 +15,16 @@ const SKIP: [&str; 6] = [
     "accidentally",
 ];
 const NEG: [&str; 10] = [
-    "not", "never", "don't", "dont", "cannot", "can't", "won't", "shouldn't", "mustn't", "no",
+    "not",
+    "never",
+    "don't",
+    "dont",
+    "cannot",
+    "can't",
+    "won't",
+    "shouldn't",
+    "mustn't",
+    "no",
 ];
 
 /// Negation gate: the token at `i` is immediately preceded (skipping `ever`, `blindly`, …) by a negation

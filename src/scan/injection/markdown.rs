@@ -30,12 +30,18 @@ pub struct MdDoc {
     pub inline: Vec<Range<usize>>,
 }
 
+/// `at` lies in one of `ranges` (sorted by start, not overlapping).
+fn in_ranges(ranges: &[Range<usize>], at: usize) -> bool {
+    let i = ranges.partition_point(|r| r.start <= at);
+    i > 0 && ranges[i - 1].contains(&at)
+}
+
 impl MdDoc {
     pub fn in_code(&self, at: usize) -> bool {
-        self.code.iter().any(|r| r.contains(&at))
+        in_ranges(&self.code, at)
     }
     pub fn in_inline(&self, at: usize) -> bool {
-        self.inline.iter().any(|r| r.contains(&at))
+        in_ranges(&self.inline, at)
     }
 }
 
@@ -49,6 +55,8 @@ struct Md<'a> {
     section: usize,
     heading: String,
     next_group: usize,
+    /// (line, section, heading) at each heading, for hidden regions found after the parse.
+    headings: Vec<(u32, usize, String)>,
 }
 
 pub fn parse(src: &str) -> MdDoc {
@@ -59,8 +67,11 @@ pub fn parse(src: &str) -> MdDoc {
         section: 0,
         heading: String::new(),
         next_group: 0,
+        headings: Vec::new(),
     };
     md.parse_range(0, src.len(), 0);
+    md.doc.code.sort_by_key(|r| r.start);
+    md.doc.inline.sort_by_key(|r| r.start);
     md.hidden_regions();
     md.doc
 }
@@ -105,6 +116,8 @@ impl Md<'_> {
             if b.region == Region::Heading {
                 self.section += 1;
                 self.heading = b.text.trim().to_string();
+                self.headings
+                    .push((b.first_line(), self.section, self.heading.clone()));
                 let mut h = b;
                 h.section = self.section;
                 h.heading = self.heading.clone();
@@ -145,15 +158,16 @@ impl Md<'_> {
                     let g = self.group();
                     cur = Some(self.new_block(Region::Heading, r.start, false, g));
                 }
-                Event::Start(Tag::Paragraph) | Event::Start(Tag::Item) => {
-                    if cur.as_ref().is_none_or(|b| !b.text.trim().is_empty()) {
-                        self.flush(&mut cur);
-                        let in_list = list_depth > 0;
-                        let g = if in_list { list_group } else { self.group() };
-                        let mut b = self.new_block(Region::Prose, r.start, in_list, g);
-                        b.quoted = quote > 0;
-                        cur = Some(b);
-                    }
+                // An empty block just opened (an item's first paragraph) is reused.
+                Event::Start(Tag::Paragraph) | Event::Start(Tag::Item)
+                    if cur.as_ref().is_none_or(|b| !b.text.trim().is_empty()) =>
+                {
+                    self.flush(&mut cur);
+                    let in_list = list_depth > 0;
+                    let g = if in_list { list_group } else { self.group() };
+                    let mut b = self.new_block(Region::Prose, r.start, in_list, g);
+                    b.quoted = quote > 0;
+                    cur = Some(b);
                 }
                 Event::Start(Tag::List(_)) => {
                     self.flush(&mut cur);
@@ -353,9 +367,8 @@ impl Md<'_> {
     fn hidden_regions(&mut self) {
         static COMMENT: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"(?s)<!--(.*?)-->").expect("regex"));
-        static OPEN: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r#"(?is)<([a-z][a-z0-9]*)\b([^>]*)>"#).expect("regex")
-        });
+        static OPEN: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r#"(?is)<([a-z][a-z0-9]*)\b([^>]*)>"#).expect("regex"));
         static HIDDEN_ATTR: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new(r#"(?i)(\bhidden\b|aria-hidden\s*=\s*["']?true|display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(px|em|rem|pt|%)?\s*[;"']|opacity\s*:\s*0(\.0+)?\s*[;"'])"#)
                 .expect("regex")
@@ -396,9 +409,11 @@ impl Md<'_> {
             }
             let line = self.lines.line(at);
             let mut b = Block::from_text(Region::Hidden, &text, line);
-            let prior = self.doc.blocks.iter().rev().find(|x| x.first_line() <= line);
-            b.section = prior.map_or(0, |p| p.section);
-            b.heading = prior.map_or(String::new(), |p| p.heading.clone());
+            let i = self.headings.partition_point(|h| h.0 <= line);
+            if let Some((_, sec, h)) = i.checked_sub(1).and_then(|k| self.headings.get(k)) {
+                b.section = *sec;
+                b.heading = h.clone();
+            }
             b.group = self.group();
             self.doc.blocks.push(b);
         }

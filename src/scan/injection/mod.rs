@@ -75,6 +75,8 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
             continue;
         };
         let hits = scan_text(&f.path, kinds::kind_of(f), &text, &env)?;
+        // The engine stops early at the deadline; a partial file must not pass as complete (§8.1).
+        ctx.check_deadline()?;
         out.extend(to_findings(hits, &f.path, runtime(files, &f.path), None));
     }
     for p in &files.packed {
@@ -166,7 +168,8 @@ fn scan_text(path: &str, kind: Kind, text: &str, env: &Env) -> Result<Vec<Hit>, 
 
 /// Rules PI-011 counts (§8.3).
 fn counts_for_pi011(rule: &str) -> bool {
-    rule.starts_with("PI-") && rule != "PI-011" || matches!(rule, "UNI-001" | "UNI-002" | "UNI-003" | "UNI-004")
+    rule.starts_with("PI-") && rule != "PI-011"
+        || matches!(rule, "UNI-001" | "UNI-002" | "UNI-003" | "UNI-004")
 }
 
 /// Hits → findings: path lowering (§8.2), PI-011, packed prefix (`line: None`).
@@ -195,7 +198,11 @@ fn to_findings(hits: Vec<Hit>, path: &str, runtime: bool, inner: Option<&str>) -
     }
     hits.into_iter()
         .map(|h| {
-            let conf = if h.rule.starts_with("UNI") { CONF_UNI } else { CONF_PI };
+            let conf = if h.rule.starts_with("UNI") {
+                CONF_UNI
+            } else {
+                CONF_PI
+            };
             let msg = match inner {
                 Some(i) => format!("In packed data ({i}): {}", h.msg),
                 None => h.msg,

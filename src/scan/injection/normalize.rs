@@ -199,10 +199,7 @@ pub fn sentences(raw: &str) -> Vec<Sentence> {
                 start += 1;
             }
             let raw_start = chars[start].1;
-            let raw_end = chars
-                .get(i + 1)
-                .map_or(raw.len(), |n| n.1)
-                .max(raw_start);
+            let raw_end = chars.get(i + 1).map_or(raw.len(), |n| n.1).max(raw_start);
             let norm = std::mem::take(&mut cur).trim().to_string();
             let (toks, tstr) = tokenize(&norm);
             if !norm.is_empty() {
@@ -229,8 +226,7 @@ pub fn norm_string(raw: &str) -> String {
 pub fn inflects(w: &str, base: &str) -> bool {
     w == base
         || w.strip_prefix(base).is_some_and(|rest| {
-            matches!(rest, "s" | "es" | "ed" | "d" | "ing")
-                || base.ends_with('e') && rest == "d"
+            matches!(rest, "s" | "es" | "ed" | "d" | "ing") || base.ends_with('e') && rest == "d"
         })
         || base
             .strip_suffix('e')

@@ -53,50 +53,142 @@ fn push(out: &mut Vec<Raw>, rule: &'static str, sev: Severity, note: bool, msg: 
 pub fn sentence_rules(s: &Sentence, cx: &SentCx) -> Vec<Raw> {
     let mut out = Vec::new();
     if let Some(i) = pi001(s) {
-        push(&mut out, "PI-001", Severity::Critical, gated(s, i), "Text tells the agent to ignore its previous instructions.");
+        push(
+            &mut out,
+            "PI-001",
+            Severity::Critical,
+            gated(s, i),
+            "Text tells the agent to ignore its previous instructions.",
+        );
     }
     if let Some((i, qualified)) = pi002(s, cx.raw) {
-        push(&mut out, "PI-002", Severity::Critical, !qualified || gated(s, i), "Text tries to take over the agent's role.");
+        push(
+            &mut out,
+            "PI-002",
+            Severity::Critical,
+            !qualified || gated(s, i),
+            "Text tries to take over the agent's role.",
+        );
     }
     if let Some(i) = pi003(s) {
-        push(&mut out, "PI-003", Severity::Critical, gated(s, i), "Text asks the agent to reveal its system prompt.");
+        push(
+            &mut out,
+            "PI-003",
+            Severity::Critical,
+            gated(s, i),
+            "Text asks the agent to reveal its system prompt.",
+        );
     }
     if let Some(i) = pi004(s, cx.prev) {
-        push(&mut out, "PI-004", Severity::High, example(s, i), "Text tells the agent to hide an action from the user.");
+        push(
+            &mut out,
+            "PI-004",
+            Severity::High,
+            example(s, i),
+            "Text tells the agent to hide an action from the user.",
+        );
     }
     if let Some(i) = pi007b(s) {
-        push(&mut out, "PI-007", Severity::Critical, gated(s, i), "Text tells the agent to smuggle secrets or conversation data out through a URL or image.");
+        push(
+            &mut out,
+            "PI-007",
+            Severity::Critical,
+            gated(s, i),
+            "Text tells the agent to smuggle secrets or conversation data out through a URL or image.",
+        );
     }
     if let Some((sev, i)) = pi008b(s, cx) {
-        push(&mut out, "PI-008", sev, gated(s, i), "Text tells the agent to read a credential file (and send it).");
+        push(
+            &mut out,
+            "PI-008",
+            sev,
+            gated(s, i),
+            "Text tells the agent to read a credential file (and send it).",
+        );
     }
     if let Some((sev, i, note)) = pi008c(s, cx) {
-        push(&mut out, "PI-008", sev, note || gated(s, i), "Text tells the agent to copy every message to a fixed recipient.");
+        push(
+            &mut out,
+            "PI-008",
+            sev,
+            note || gated(s, i),
+            "Text tells the agent to copy every message to a fixed recipient.",
+        );
     }
     if let Some(i) = pi009(s) {
-        push(&mut out, "PI-009", Severity::High, gated(s, i), "Text tells the agent or user to bypass permissions or security controls.");
+        push(
+            &mut out,
+            "PI-009",
+            Severity::High,
+            gated(s, i),
+            "Text tells the agent or user to bypass permissions or security controls.",
+        );
     }
     if let Some((sev, i)) = pi010(s, cx.scope) {
-        push(&mut out, "PI-010", sev, example(s, i), "Text claims authority or approval it cannot have.");
+        push(
+            &mut out,
+            "PI-010",
+            sev,
+            example(s, i),
+            "Text claims authority or approval it cannot have.",
+        );
     }
     if let Some((cond, i)) = pi013(s, cx.next) {
-        push(&mut out, "PI-013", Severity::High, !cond || gated(s, i), "Text tells the agent to fetch remote instructions and follow them.");
+        push(
+            &mut out,
+            "PI-013",
+            Severity::High,
+            !cond || gated(s, i),
+            "Text tells the agent to fetch remote instructions and follow them.",
+        );
     }
     out
 }
 
-const PI1_VERBS: [&str; 6] = ["ignore", "disregard", "forget", "bypass", "override", "overrule"];
+const PI1_VERBS: [&str; 6] = [
+    "ignore",
+    "disregard",
+    "forget",
+    "bypass",
+    "override",
+    "overrule",
+];
 const STRONG_OBJ: [&str; 11] = [
-    "instruction", "instructions", "guidance", "guideline", "guidelines", "directive", "directives",
-    "prompt", "prompts", "programming", "safety",
+    "instruction",
+    "instructions",
+    "guidance",
+    "guideline",
+    "guidelines",
+    "directive",
+    "directives",
+    "prompt",
+    "prompts",
+    "programming",
+    "safety",
 ];
 const WEAK_OBJ: [&str; 9] = [
-    "rule", "rules", "constraint", "constraints", "restriction", "restrictions", "policy", "policies",
+    "rule",
+    "rules",
+    "constraint",
+    "constraints",
+    "restriction",
+    "restrictions",
+    "policy",
+    "policies",
     "context",
 ];
 const WEAK_QUAL: [&str; 11] = [
-    "previous", "prior", "above", "earlier", "preceding", "your", "system", "original", "initial",
-    "developer", "safety",
+    "previous",
+    "prior",
+    "above",
+    "earlier",
+    "preceding",
+    "your",
+    "system",
+    "original",
+    "initial",
+    "developer",
+    "safety",
 ];
 
 /// PI-001: an override verb, then within 10 tokens an object with a qualifier between.
@@ -126,13 +218,19 @@ pub fn pi001(s: &Sentence) -> Option<usize> {
 }
 
 static TAKEOVER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(you are now|from now on you|pretend (that )?you are|pretend to be|act as (if|though) you|act as|role ?play as|roleplay as)\b")
+    re(
+        r"\b(you are now|from now on you|pretend (that )?you are|pretend to be|act as (if|though) you|act as|role ?play as|roleplay as)\b",
+    )
 });
 static MODE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(switch to|enter|enable|activate) (dan|god|jailbreak|unrestricted|unfiltered|evil) mode\b")
+    re(
+        r"\b(switch to|enter|enable|activate) (dan|god|jailbreak|unrestricted|unfiltered|evil) mode\b",
+    )
 });
 static QUAL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(different|unrestricted|unfiltered|uncensored|jailbroken|jailbreak|evil|dan|no longer|not bound|without (any )?(restrictions|limits|rules|filters)|(developer|god|admin|root|dan) mode)\b")
+    re(
+        r"^(different|unrestricted|unfiltered|uncensored|jailbroken|jailbreak|evil|dan|no longer|not bound|without (any )?(restrictions|limits|rules|filters)|(developer|god|admin|root|dan) mode)\b",
+    )
 });
 static DAN: LazyLock<Regex> = LazyLock::new(|| re(r"\bDAN\b"));
 
@@ -197,17 +295,33 @@ const ACT: &str = "(run|execute|send|upload|post|transmit|delete|remove|install|
 
 static PI4: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     vec![
-        re(r"\b(do not|don't|dont|never) (tell|inform|notify|alert|let) the user (about|that|what|know)\b"),
-        re(r"\b(not|never|don't|dont|no need to|needn't|without) (\S+ ){0,2}mention (this|it|that)( step| action| command)? to the user\b"),
-        re(r"\b(hide|conceal|keep) (this|it|these|the following)( step| action| command)? (from|secret from) the user\b"),
-        re(&format!(r"\b(silently|quietly|secretly|covertly|discreetly|without (telling|asking|informing|notifying) the user)( \S+){{0,3}} {ACT}\b")),
-        re(&format!(r"\b{ACT}\b.* (silently|quietly|secretly|covertly|discreetly|without (telling|asking|informing|notifying) the user)\b")),
-        re(r"\b(do not|don't|dont|never|no need to|not necessary to|unnecessary to|needn't) (mention|bring up|report|tell the user about|inform the user about|inform the user of) (this|that|these|the) (step|action|command|request|read|call|upload|download|file|parameter)s?\b"),
-        re(&format!(r"\b(do not|don't|dont|never) mention (that|how|why) you (first )?(need to |have to |will )?{ACT}\b")),
+        re(
+            r"\b(do not|don't|dont|never) (tell|inform|notify|alert|let) the user (about|that|what|know)\b",
+        ),
+        re(
+            r"\b(not|never|don't|dont|no need to|needn't|without) (\S+ ){0,2}mention (this|it|that)( step| action| command)? to the user\b",
+        ),
+        re(
+            r"\b(hide|conceal|keep) (this|it|these|the following)( step| action| command)? (from|secret from) the user\b",
+        ),
+        re(&format!(
+            r"\b(silently|quietly|secretly|covertly|discreetly|without (telling|asking|informing|notifying) the user)( \S+){{0,3}} {ACT}\b"
+        )),
+        re(&format!(
+            r"\b{ACT}\b.* (silently|quietly|secretly|covertly|discreetly|without (telling|asking|informing|notifying) the user)\b"
+        )),
+        re(
+            r"\b(do not|don't|dont|never|no need to|not necessary to|unnecessary to|needn't) (mention|bring up|report|tell the user about|inform the user about|inform the user of) (this|that|these|the) (step|action|command|request|read|call|upload|download|file|parameter)s?\b",
+        ),
+        re(&format!(
+            r"\b(do not|don't|dont|never) mention (that|how|why) you (first )?(need to |have to |will )?{ACT}\b"
+        )),
     ]
 });
 static PI4_BRING: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(no need to|don't need to|dont need to|needn't) (bring|mention) (it|this|that) (up )?(to|with) the user\b")
+    re(
+        r"\b(no need to|don't need to|dont need to|needn't) (bring|mention) (it|this|that) (up )?(to|with) the user\b",
+    )
 });
 static ACT_RE: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"\b{ACT}\b")));
 
@@ -225,13 +339,19 @@ pub fn pi004(s: &Sentence, prev: Option<&Sentence>) -> Option<usize> {
 }
 
 static PI7_EMBED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(append|encode|embed|include|add|put|insert)( \S+){0,8} (secrets?|tokens?|keys?|passwords?|credentials?|env|environment|conversation|history|file contents|data)\b( \S+){0,6} (in|into|to|as)( \S+){0,4} (urls?|query|queries|links?|images?|parameters?)\b")
+    re(
+        r"\b(append|encode|embed|include|add|put|insert)( \S+){0,8} (secrets?|tokens?|keys?|passwords?|credentials?|env|environment|conversation|history|file contents|data)\b( \S+){0,6} (in|into|to|as)( \S+){0,4} (urls?|query|queries|links?|images?|parameters?)\b",
+    )
 });
 static PI7_PERCHAR: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(render|output|show|draw|spell|emit)( \S+){0,5} (images?|links?|urls?)( \S+){0,4} (for each|for every|per|each) (character|letter|digit|byte|char)s?\b")
+    re(
+        r"\b(render|output|show|draw|spell|emit)( \S+){0,5} (images?|links?|urls?)( \S+){0,4} (for each|for every|per|each) (character|letter|digit|byte|char)s?\b",
+    )
 });
 static SECRET_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(secrets?|tokens?|keys?|passwords?|credentials?|env|environment|conversation|history|file contents|data)\b")
+    re(
+        r"\b(secrets?|tokens?|keys?|passwords?|credentials?|env|environment|conversation|history|file contents|data)\b",
+    )
 });
 
 /// PI-007(b): embedding secrets into a URL/image, or one image per character of one.
@@ -251,10 +371,13 @@ pub fn pi007_perchar(s: &Sentence) -> Option<usize> {
 }
 
 static PATH: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?:~|\$home|\$\{home\}|%userprofile%|%appdata%|%localappdata%|\$env:userprofile)?[/\\][^\s'"`,;()<>|]+"#)
+    re(
+        r#"(?:~|\$home|\$\{home\}|%userprofile%|%appdata%|%localappdata%|\$env:userprofile)?[/\\][^\s'"`,;()<>|]+"#,
+    )
 });
-static ENVF: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"(?:^|[\s`'"(])((?:[\w.~-]*/)*\.env(?:\.[a-z0-9_-]+)?)(?:$|[\s`'"),.;:])"#));
+static ENVF: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?:^|[\s`'"(])((?:[\w.~-]*/)*\.env(?:\.[a-z0-9_-]+)?)(?:$|[\s`'"),.;:])"#)
+});
 static URL: LazyLock<Regex> = LazyLock::new(|| re(r#"https?://[^\s<>"'`)\]]+"#));
 
 /// URLs in normalised text.
@@ -279,7 +402,16 @@ const READ: [&str; 9] = [
     "read", "cat", "open", "copy", "load", "print", "base64", "include", "attach",
 ];
 const SEND: [&str; 11] = [
-    "send", "upload", "post", "curl", "wget", "transmit", "share", "paste", "forward", "email",
+    "send",
+    "upload",
+    "post",
+    "curl",
+    "wget",
+    "transmit",
+    "share",
+    "paste",
+    "forward",
+    "email",
     "exfiltrate",
 ];
 
@@ -336,11 +468,14 @@ fn pi008b(s: &Sentence, cx: &SentCx) -> Option<(Severity, usize)> {
                 })
         })
     };
-    (sent_on(s, env_tok) || cx.next.is_some_and(|n| sent_on(n, 0))).then_some((Severity::Critical, i))
+    (sent_on(s, env_tok) || cx.next.is_some_and(|n| sent_on(n, 0)))
+        .then_some((Severity::Critical, i))
 }
 
 static RECIP_VERB: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(bcc|cc|forward|copy)( \S+){0,3} (every|all|each|any) (messages?|e ?mails?|conversations?|results?|tool calls?)\b|\badd( \S+){0,6} (to|on) (every|all|each|any) (messages?|e ?mails?|tool calls?)\b")
+    re(
+        r"\b(bcc|cc|forward|copy)( \S+){0,3} (every|all|each|any) (messages?|e ?mails?|conversations?|results?|tool calls?)\b|\badd( \S+){0,6} (to|on) (every|all|each|any) (messages?|e ?mails?|tool calls?)\b",
+    )
 });
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| re(r"[a-z0-9._%+{}<>-]+@([a-z0-9.{}<>_-]+\.[a-z]{2,})"));
@@ -377,13 +512,19 @@ fn pi008c(s: &Sentence, cx: &SentCx) -> Option<(Severity, usize, bool)> {
 }
 
 static PI9_FLAGS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"--dangerously-skip-permissions|--dangerously-bypass-approvals-and-sandbox|--yolo\b|--permission-mode[ =]bypasspermissions|--approval-mode[ =]yolo|--trust-all-tools|--allow-all-tools|\bbypasspermissions\b|\bbash\(\*\)|spctl --master-disable|spctl --global-disable|csrutil disable|set-mppreference -disable|add-mppreference -exclusion")
+    re(
+        r"--dangerously-skip-permissions|--dangerously-bypass-approvals-and-sandbox|--yolo\b|--permission-mode[ =]bypasspermissions|--approval-mode[ =]yolo|--trust-all-tools|--allow-all-tools|\bbypasspermissions\b|\bbash\(\*\)|spctl --master-disable|spctl --global-disable|csrutil disable|set-mppreference -disable|add-mppreference -exclusion",
+    )
 });
 pub static DEFENDER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(disable|turn off|switch off|pause) (windows defender|microsoft defender|defender|(the |your )?antivirus|(the |your )?anti virus|(the )?real time protection|gatekeeper|smartscreen|xprotect|system integrity protection)\b|\badd (a|an) (exclusion|exception) (to|in|for) (defender|windows defender|the antivirus|your antivirus)\b")
+    re(
+        r"\b(disable|turn off|switch off|pause) (windows defender|microsoft defender|defender|(the |your )?antivirus|(the |your )?anti virus|(the )?real time protection|gatekeeper|smartscreen|xprotect|system integrity protection)\b|\badd (a|an) (exclusion|exception) (to|in|for) (defender|windows defender|the antivirus|your antivirus)\b",
+    )
 });
 static PI9_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\bauto ?approve\b|\badd( \S+){0,6} to (the )?(permissions )?allow( list)?\b|\bdisable (the )?(sandbox|confirmations?|approvals?|safety checks?|guardrails?|permission prompts?)\b|\brun( this| it| everything| all commands| the script| commands)? as root\b")
+    re(
+        r"\bauto ?approve\b|\badd( \S+){0,6} to (the )?(permissions )?allow( list)?\b|\bdisable (the )?(sandbox|confirmations?|approvals?|safety checks?|guardrails?|permission prompts?)\b|\brun( this| it| everything| all commands| the script| commands)? as root\b",
+    )
 });
 
 /// PI-009: permission and security-control bypass.
@@ -396,13 +537,19 @@ pub fn pi009(s: &Sentence) -> Option<usize> {
 }
 
 static PI10_FROM: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(message|instruction|notice|update|directive)s? from (anthropic|openai|the system|the developers?|the administrator|the admin|tank|the registry)\b")
+    re(
+        r"\b(message|instruction|notice|update|directive)s? from (anthropic|openai|the system|the developers?|the administrator|the admin|tank|the registry)\b",
+    )
 });
 static PI10_APPROVED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(skill|package|tool|code) (has been|was|is) (approved|verified|vetted|certified|whitelisted|trusted) by\b")
+    re(
+        r"\b(skill|package|tool|code) (has been|was|is) (approved|verified|vetted|certified|whitelisted|trusted) by\b",
+    )
 });
 static PI10_OFFICIAL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(official|verified) (anthropic|claude|openai|google|github|microsoft|tank|openclaw|clawhub)( \S+){0,2} (skill|plugin|instructions|update)s?\b")
+    re(
+        r"\b(official|verified) (anthropic|claude|openai|google|github|microsoft|tank|openclaw|clawhub)( \S+){0,2} (skill|plugin|instructions|update)s?\b",
+    )
 });
 
 /// PI-010: (severity, token).
@@ -410,8 +557,7 @@ pub fn pi010(s: &Sentence, scope: Option<&str>) -> Option<(Severity, usize)> {
     let vendor_sev = |v: &str| {
         let v = if v == "claude" { "anthropic" } else { v };
         let own = scope.is_some_and(|sc| sc == v || (v == "anthropic" && sc == "claude"));
-        let vendor = !matches!(v, "the system" | "the registry")
-            && !v.starts_with("the ");
+        let vendor = !matches!(v, "the system" | "the registry") && !v.starts_with("the ");
         if vendor && !own {
             Severity::High
         } else {
@@ -432,15 +578,21 @@ pub fn pi010(s: &Sentence, scope: Option<&str>) -> Option<(Severity, usize)> {
 
 const FOLLOW: [&str; 6] = ["follow", "obey", "apply", "execute", "run", "adopt"];
 static PI13_OUTRANK: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\binstead of (this|these|the|my|our) (file|skill|instructions?|document)|\btakes? precedence\b|\bsupersedes?\b|\bis authoritative\b|\bthe real instructions\b|\boverrides? (this|these)\b")
+    re(
+        r"\binstead of (this|these|the|my|our) (file|skill|instructions?|document)|\btakes? precedence\b|\bsupersedes?\b|\bis authoritative\b|\bthe real instructions\b|\boverrides? (this|these)\b",
+    )
 });
 static PI13_ALWAYS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(always|every time|before (each|every) (use|run|session|task|invocation|call)|automatically)\b")
+    re(
+        r"\b(always|every time|before (each|every) (use|run|session|task|invocation|call)|automatically)\b",
+    )
 });
 static PI13_CALLED: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(instructions?|rules?|prompts?|skill|it)\b"));
 static PI13_EXEC: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(run|execute) (the |any |all )?(commands?|code|scripts?)( that)? (it|they|the page|the file|the response) (returns?|contains?|gives?|provides?|lists?)\b")
+    re(
+        r"\b(run|execute) (the |any |all )?(commands?|code|scripts?)( that)? (it|they|the page|the file|the response) (returns?|contains?|gives?|provides?|lists?)\b",
+    )
 });
 
 /// PI-013: (one of the listed conditions holds, token). `None` without a fetch-and-follow.

@@ -27,22 +27,34 @@ fn re(p: &str) -> Regex {
 }
 
 static SUBST_RCE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b(ba|z|da|k)?sh\s+<\(\s*(curl|wget)\b|\b(source|\.)\s+<\(|\b(ba|z)?sh\s+-c\s+["']?\$\(\s*(curl|wget)\b|\beval\s+["']?\$\(\s*(curl|wget)\b|\b(iex|invoke-expression)\b.*\b(iwr|irm|invoke-webrequest|invoke-restmethod|downloadstring)\b|\b(iwr|irm|invoke-webrequest|invoke-restmethod)\b[^|]*\|\s*(iex|invoke-expression)\b"#)
+    re(
+        r#"(?i)\b(ba|z|da|k)?sh\s+<\(\s*(curl|wget)\b|\b(source|\.)\s+<\(|\b(ba|z)?sh\s+-c\s+["']?\$\(\s*(curl|wget)\b|\beval\s+["']?\$\(\s*(curl|wget)\b|\b(iex|invoke-expression)\b.*\b(iwr|irm|invoke-webrequest|invoke-restmethod|downloadstring)\b|\b(iwr|irm|invoke-webrequest|invoke-restmethod)\b[^|]*\|\s*(iex|invoke-expression)\b"#,
+    )
 });
 static REVSHELL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)/dev/(tcp|udp)/|\b(nc|ncat|netcat)\b[^|;&]*\s-[a-z]*[ec]\b|\bmkfifo\b.*\b(nc|ncat|netcat)\b|\bsocat\b.*\b(exec|system):|\bpython[0-9.]*\s+-c\b.*\bsocket\b.*\b(subprocess|pty|dup2)\b"#)
+    re(
+        r#"(?i)/dev/(tcp|udp)/|\b(nc|ncat|netcat)\b[^|;&]*\s-[a-z]*[ec]\b|\bmkfifo\b.*\b(nc|ncat|netcat)\b|\bsocat\b.*\b(exec|system):|\bpython[0-9.]*\s+-c\b.*\bsocket\b.*\b(subprocess|pty|dup2)\b"#,
+    )
 });
 static CRED_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\bosascript\b.*(hidden answer|default answer.*(password|passcode|credential))|\bdscl\s+\.\s+-?authonly\b|\bsecurity\s+dump-keychain\b|\bsecurity\s+find-(generic|internet)-password\b.*(safe storage)"#)
+    re(
+        r#"(?i)\bosascript\b.*(hidden answer|default answer.*(password|passcode|credential))|\bdscl\s+\.\s+-?authonly\b|\bsecurity\s+dump-keychain\b|\bsecurity\s+find-(generic|internet)-password\b.*(safe storage)"#,
+    )
 });
 static SH006: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\bxattr\s+-[a-z]*d[a-z]*\s+com\.apple\.quarantine|\bxattr\s+-[a-z]*c|\bspctl\s+--(master|global)-disable\b|\bcsrutil\s+disable\b|\bset-mppreference\s+-disable|\badd-mppreference\s+-exclusion|\bunblock-file\b"#)
+    re(
+        r#"(?i)\bxattr\s+-[a-z]*d[a-z]*\s+com\.apple\.quarantine|\bxattr\s+-[a-z]*c|\bspctl\s+--(master|global)-disable\b|\bcsrutil\s+disable\b|\bset-mppreference\s+-disable|\badd-mppreference\s+-exclusion|\bunblock-file\b"#,
+    )
 });
 static ECHO_B64: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)(?:\becho\s+(?:-n\s+)?|\bprintf\s+(?:'%s'\s+)?|<<<\s*)["']?([A-Za-z0-9+/=_-]{16,})["']?"#)
+    re(
+        r#"(?i)(?:\becho\s+(?:-n\s+)?|\bprintf\s+(?:'%s'\s+)?|<<<\s*)["']?([A-Za-z0-9+/=_-]{16,})["']?"#,
+    )
 });
 static CHECKSUM: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b(sha256sum|sha512sum|shasum)\b.*\s-c\b|\bgpg\s+--verify\b|\bcosign\s+verify-blob\b|\bminisign\s+-V\b|\bcodesign\s+--verify\b"#)
+    re(
+        r#"(?i)\b(sha256sum|sha512sum|shasum)\b.*\s-c\b|\bgpg\s+--verify\b|\bcosign\s+verify-blob\b|\bminisign\s+-V\b|\bcodesign\s+--verify\b"#,
+    )
 });
 
 /// SH-006 in shell text (quarantine removal, security controls off).
@@ -73,7 +85,10 @@ fn strip_wrappers(mut w: &[String]) -> &[String] {
 
 fn prog(w: &[String]) -> String {
     let p = w.first().map(String::as_str).unwrap_or("");
-    p.rsplit(['/', '\\']).next().unwrap_or(p).to_ascii_lowercase()
+    p.rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(p)
+        .to_ascii_lowercase()
 }
 
 fn is_source(w: &[String]) -> (bool, bool) {
@@ -88,7 +103,9 @@ fn is_source(w: &[String]) -> (bool, bool) {
         "xxd" => has(&["-r", "-r -p", "-rp"]),
         "gzip" | "xz" | "bzip2" | "zstd" => w.iter().skip(1).any(|a| a.starts_with("-d")),
         "tail" | "head" => w.iter().skip(1).any(|a| a.starts_with("-c")),
-        "dd" => w.iter().any(|a| a.starts_with("skip=") || a.starts_with("iseek=")),
+        "dd" => w
+            .iter()
+            .any(|a| a.starts_with("skip=") || a.starts_with("iseek=")),
         p => DECODERS[..10].contains(&p),
     };
     (decoder, decoder)
@@ -118,7 +135,10 @@ fn is_stdin_interp(w: &[String], prose: bool) -> bool {
 
 fn words(cmd: &str) -> Vec<String> {
     cmd.split_whitespace()
-        .map(|w| w.trim_matches(['"', '\'', '`', '(', ')', '{', '}']).to_string())
+        .map(|w| {
+            w.trim_matches(['"', '\'', '`', '(', ')', '{', '}'])
+                .to_string()
+        })
         .filter(|w| !w.is_empty())
         .collect()
 }
@@ -181,7 +201,11 @@ pub fn fallback(text: &str, prose: bool, depth: u8) -> Vec<ShHit> {
         if CHECKSUM.is_match(line) {
             verified = true;
         }
-        for cmd in line.split("&&").flat_map(|c| c.split("||")).flat_map(|c| c.split(';')) {
+        for cmd in line
+            .split("&&")
+            .flat_map(|c| c.split("||"))
+            .flat_map(|c| c.split(';'))
+        {
             let stages: Vec<Vec<String>> = cmd.split('|').map(words).collect();
             let mut source: Option<bool> = None;
             let mut sensitive_src = false;
@@ -236,8 +260,19 @@ pub fn fallback(text: &str, prose: bool, depth: u8) -> Vec<ShHit> {
             if !vocab::FETCHERS.contains(&prog(w).as_str()) && !verified {
                 let runner = matches!(
                     prog(w).as_str(),
-                    "sh" | "bash" | "zsh" | "source" | "." | "open" | "xdg-open" | "start"
-                        | "start-process" | "msiexec" | "python" | "python3" | "node" | "perl"
+                    "sh" | "bash"
+                        | "zsh"
+                        | "source"
+                        | "."
+                        | "open"
+                        | "xdg-open"
+                        | "start"
+                        | "start-process"
+                        | "msiexec"
+                        | "python"
+                        | "python3"
+                        | "node"
+                        | "perl"
                 ) || vocab::is_interpreter(&prog(w));
                 let target = if runner { w.get(1) } else { w.first() };
                 if let Some(t) = target {
@@ -275,7 +310,8 @@ fn output_file(w: &[String]) -> Vec<String> {
         .filter(|b| !b.is_empty())
         .map(String::from);
     for (i, a) in w.iter().enumerate() {
-        if a == "--output" || (a.starts_with('-') && !a.starts_with("--") && a.ends_with('o'))
+        if a == "--output"
+            || (a.starts_with('-') && !a.starts_with("--") && a.ends_with('o'))
             || (prog(w) == "wget" && a == "-O")
         {
             out.extend(w.get(i + 1).cloned());

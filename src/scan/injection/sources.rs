@@ -21,7 +21,7 @@ pub fn code_blocks(g: Grammar, src: &str, deadline: Instant) -> Result<Vec<Block
     let mut steps = 0u32;
     while let Some(n) = stack.pop() {
         steps += 1;
-        if steps.is_multiple_of(4096) && Instant::now() >= deadline {
+        if steps & 4095 == 0 && Instant::now() >= deadline {
             return Err(StageError::Timeout);
         }
         let k = n.kind();
@@ -31,7 +31,11 @@ pub fn code_blocks(g: Grammar, src: &str, deadline: Instant) -> Result<Vec<Block
             let meta = is_meta(n, src, python);
             if meta || content.chars().count() >= MIN_LEN {
                 let line = syntax::line(n);
-                let mut b = Block::from_text(if meta { Region::Meta } else { Region::Prose }, &content, line);
+                let mut b = Block::from_text(
+                    if meta { Region::Meta } else { Region::Prose },
+                    &content,
+                    line,
+                );
                 b.pattern_gate = !meta && pattern_gated(n, src);
                 b.group = out.len() + 1;
                 out.push(b);
@@ -64,14 +68,23 @@ fn content(n: Node, src: &str, python: bool) -> String {
 /// `mcp.tool()` → `tool`; `z.string().describe` → `describe`.
 fn last_segment(s: &str) -> &str {
     let s = s.trim();
-    let s = s.strip_suffix(')').map_or(s, |x| x.rsplit_once('(').map_or(x, |(h, _)| h));
+    let s = s
+        .strip_suffix(')')
+        .map_or(s, |x| x.rsplit_once('(').map_or(x, |(h, _)| h));
     s.rsplit('.').next().unwrap_or(s).trim()
 }
 
 fn tool_callee(name: &str) -> bool {
     matches!(
         last_segment(name),
-        "tool" | "Tool" | "registerTool" | "prompt" | "resource" | "registerPrompt" | "add_tool" | "Field"
+        "tool"
+            | "Tool"
+            | "registerTool"
+            | "prompt"
+            | "resource"
+            | "registerPrompt"
+            | "add_tool"
+            | "Field"
     )
 }
 
@@ -92,11 +105,14 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
             && dec.kind() == "decorated_definition"
         {
             let mut c = dec.walk();
-            return dec.children(&mut c).filter(|d| d.kind() == "decorator").any(|d| {
-                let t = syntax::text(d, src).trim_start_matches('@');
-                let seg = last_segment(t);
-                matches!(seg, "tool" | "prompt" | "resource")
-            });
+            return dec
+                .children(&mut c)
+                .filter(|d| d.kind() == "decorator")
+                .any(|d| {
+                    let t = syntax::text(d, src).trim_start_matches('@');
+                    let seg = last_segment(t);
+                    matches!(seg, "tool" | "prompt" | "resource")
+                });
         }
         // description= / title= of a tool call or Field(…).
         if p.kind() == "keyword_argument"
@@ -133,17 +149,25 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
         return tool_callee(name) || last_segment(name) == "describe";
     }
     if p.kind() == "pair"
-        && p.child_by_field_name("key")
-            .is_some_and(|k| matches!(syntax::text(k, src).trim_matches(['"', '\'']), "description" | "title"))
+        && p.child_by_field_name("key").is_some_and(|k| {
+            matches!(
+                syntax::text(k, src).trim_matches(['"', '\'']),
+                "description" | "title"
+            )
+        })
     {
         let mut a = p.parent();
         for _ in 0..UP {
             let Some(x) = a else { break };
             match x.kind() {
                 "object" if has_key(x, src, &["inputSchema", "input_schema"]) => return true,
-                "pair" if x.child_by_field_name("key").is_some_and(|k| {
-                    matches!(syntax::text(k, src).trim_matches(['"', '\'']), "inputSchema" | "input_schema" | "tools")
-                }) =>
+                "pair"
+                    if x.child_by_field_name("key").is_some_and(|k| {
+                        matches!(
+                            syntax::text(k, src).trim_matches(['"', '\'']),
+                            "inputSchema" | "input_schema" | "tools"
+                        )
+                    }) =>
                 {
                     return true;
                 }
@@ -189,7 +213,10 @@ fn pattern_gated(n: Node, src: &str) -> bool {
                 .or_else(|| call.child_by_field_name("constructor"))
                 .map(|f| syntax::text(f, src))
                 .unwrap_or("");
-            f.starts_with("re.") || f.starts_with("regex.") || f == "RegExp" || f.ends_with(".RegExp")
+            f.starts_with("re.")
+                || f.starts_with("regex.")
+                || f == "RegExp"
+                || f.ends_with(".RegExp")
         }),
         _ => false,
     }

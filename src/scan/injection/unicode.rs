@@ -80,8 +80,18 @@ pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
             .filter(|c| matches!(**c as u32, 0x202A..=0x202E | 0x2066..=0x2069))
             .count();
         if bidi > 0 {
-            let sev = if o.code { Severity::Critical } else { Severity::High };
-            out.push(Hit::new("UNI-001", sev, ln, format!("The line holds {bidi} bidirectional override character(s)."), &visible(line)));
+            let sev = if o.code {
+                Severity::Critical
+            } else {
+                Severity::High
+            };
+            out.push(Hit::new(
+                "UNI-001",
+                sev,
+                ln,
+                format!("The line holds {bidi} bidirectional override character(s)."),
+                &visible(line),
+            ));
         }
         // UNI-002: Tag characters outside an emoji tag sequence (U+1F3F4, tags, U+E007F).
         let mut i = 0;
@@ -101,9 +111,17 @@ pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
             }
             let decoded: String = run
                 .iter()
-                .filter_map(|c| char::from_u32(*c as u32 - 0xE0000).filter(|d| !d.is_control() || *d == '\n'))
+                .filter_map(|c| {
+                    char::from_u32(*c as u32 - 0xE0000).filter(|d| !d.is_control() || *d == '\n')
+                })
                 .collect();
-            out.push(Hit::new("UNI-002", Severity::Critical, ln, "The line hides text in Unicode Tag characters.", &short(&decoded)));
+            out.push(Hit::new(
+                "UNI-002",
+                Severity::Critical,
+                ln,
+                "The line hides text in Unicode Tag characters.",
+                &short(&decoded),
+            ));
             out.extend(decoded_pi(&decoded, ln, env));
         }
         // UNI-006 and single selectors.
@@ -128,8 +146,9 @@ pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
                     if !is_cjk(b) {
                         out.push(Hit::new("UNI-006", Severity::High, ln, "An ideographic variation selector follows a character that is not a CJK ideograph.", &visible(line)));
                     }
-                } else if !is_emoji(b) && !(b.is_ascii_digit() || b == '#' || b == '*') {
-                    zw_line |= b.is_alphanumeric() && chars.get(i).is_some_and(|x| x.is_alphanumeric());
+                } else if !(is_emoji(b) || b.is_ascii_digit() || b == '#' || b == '*') {
+                    zw_line |=
+                        b.is_alphanumeric() && chars.get(i).is_some_and(|x| x.is_alphanumeric());
                 }
                 continue;
             }
@@ -137,11 +156,18 @@ pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
                 .iter()
                 .map(|c| {
                     let c = *c as u32;
-                    if c >= 0xE0100 { (c - 0xE0100 + 16) as u8 } else { (c - 0xFE00) as u8 }
+                    if c >= 0xE0100 {
+                        (c - 0xE0100 + 16) as u8
+                    } else {
+                        (c - 0xFE00) as u8
+                    }
                 })
                 .collect();
             let decoded = String::from_utf8_lossy(&bytes).into_owned();
-            let printable = bytes.iter().filter(|b| (0x20..0x7f).contains(*b) || **b == b'\n').count() as f64
+            let printable = bytes
+                .iter()
+                .filter(|b| (0x20..0x7f).contains(*b) || **b == b'\n')
+                .count() as f64
                 / bytes.len() as f64;
             let pi = decoded_pi(&decoded, ln, env);
             let sev = if n >= 4
@@ -156,7 +182,13 @@ pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
             } else {
                 Severity::Medium
             };
-            out.push(Hit::new("UNI-006", sev, ln, format!("{n} variation selectors follow one character and carry hidden data."), &short(&decoded)));
+            out.push(Hit::new(
+                "UNI-006",
+                sev,
+                ln,
+                format!("{n} variation selectors follow one character and carry hidden data."),
+                &short(&decoded),
+            ));
             out.extend(pi);
         }
         // UNI-003: zero-width characters between letters/digits.
@@ -166,39 +198,63 @@ pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
             }
             let prev = chars[..k].iter().rev().find(|x| !is_zw(**x));
             let next = chars[k + 1..].iter().find(|x| !is_zw(**x));
-            let between = prev.is_some_and(|p| p.is_alphanumeric()) && next.is_some_and(|x| x.is_alphanumeric());
-            let script_joiner = matches!(*c, '\u{200C}' | '\u{200D}') && prev.is_some_and(|p| p.is_alphabetic() && !is_latin_like(*p));
+            let between = prev.is_some_and(|p| p.is_alphanumeric())
+                && next.is_some_and(|x| x.is_alphanumeric());
+            let script_joiner = matches!(*c, '\u{200C}' | '\u{200D}')
+                && prev.is_some_and(|p| p.is_alphabetic() && !is_latin_like(*p));
             if between && !script_joiner {
                 zw_line = true;
             }
         }
         if zw_line {
-            let word_has_url = line.split_whitespace().any(|w| w.contains("://") && w.chars().any(|c| is_zw(c) || is_vs(c)));
+            let word_has_url = line
+                .split_whitespace()
+                .any(|w| w.contains("://") && w.chars().any(|c| is_zw(c) || is_vs(c)));
             let sev = if o.code || word_has_url || creates_pi_match(line) {
                 Severity::High
             } else {
                 Severity::Medium
             };
-            out.push(Hit::new("UNI-003", sev, ln, "The line hides zero-width characters inside words.", &visible(line)));
+            out.push(Hit::new(
+                "UNI-003",
+                sev,
+                ln,
+                "The line hides zero-width characters inside words.",
+                &visible(line),
+            ));
         }
         // UNI-004: a word mixing Latin with Cyrillic or Greek whose skeleton is ASCII.
-        let mixed = line
-            .split(|c: char| !c.is_alphanumeric())
-            .find(|w| {
-                w.chars().any(|c| c.is_ascii_alphabetic())
-                    && w.chars().any(is_cyrillic_or_greek)
-                    && w.chars().all(|c| skeleton(c).is_ascii())
-            });
+        let mixed = line.split(|c: char| !c.is_alphanumeric()).find(|w| {
+            w.chars().any(|c| c.is_ascii_alphabetic())
+                && w.chars().any(is_cyrillic_or_greek)
+                && w.chars().all(|c| skeleton(c).is_ascii())
+        });
         if let Some(w) = mixed {
-            out.push(Hit::new("UNI-004", Severity::High, ln, format!("The word \"{w}\" mixes Latin with Cyrillic or Greek look-alike letters."), &visible(line)));
+            out.push(Hit::new(
+                "UNI-004",
+                Severity::High,
+                ln,
+                format!("The word \"{w}\" mixes Latin with Cyrillic or Greek look-alike letters."),
+                &visible(line),
+            ));
         }
         // UNI-005: identifiers that change under NFKC.
         if o.identifiers {
             let ident = line
                 .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .find(|w| !w.is_ascii() && w.nfkc().collect::<String>() != *w && w.nfkc().all(|c| c.is_ascii()));
+                .find(|w| {
+                    !w.is_ascii()
+                        && w.nfkc().collect::<String>() != *w
+                        && w.nfkc().all(|c| c.is_ascii())
+                });
             if let Some(w) = ident {
-                out.push(Hit::new("UNI-005", Severity::Medium, ln, format!("The identifier \"{w}\" changes under NFKC normalisation."), &visible(line)));
+                out.push(Hit::new(
+                    "UNI-005",
+                    Severity::Medium,
+                    ln,
+                    format!("The identifier \"{w}\" changes under NFKC normalisation."),
+                    &visible(line),
+                ));
             }
         }
     }
@@ -207,7 +263,10 @@ pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
 
 /// True when removing the invisible characters creates a PI-001 – PI-004 match the spaced text lacks.
 fn creates_pi_match(line: &str) -> bool {
-    let spaced: String = line.chars().map(|c| if is_zw(c) || is_vs(c) { ' ' } else { c }).collect();
+    let spaced: String = line
+        .chars()
+        .map(|c| if is_zw(c) || is_vs(c) { ' ' } else { c })
+        .collect();
     let any = |t: &str| {
         sentences(t).iter().any(|s| {
             rules_pi::pi001(s).is_some()
@@ -224,13 +283,16 @@ fn decoded_pi(decoded: &str, line: u32, env: &Env) -> Vec<Hit> {
     if env.depth >= 2 || decoded.trim().is_empty() {
         return Vec::new();
     }
-    analyze(&[Block::from_text(Region::Prose, decoded, line)], &env.sub())
-        .into_iter()
-        .map(|mut h| {
-            h.line = line;
-            h.msg = format!("In decoded data: {}", h.msg);
-            h.evidence = short(decoded);
-            h
-        })
-        .collect()
+    analyze(
+        &[Block::from_text(Region::Prose, decoded, line)],
+        &env.sub(),
+    )
+    .into_iter()
+    .map(|mut h| {
+        h.line = line;
+        h.msg = format!("In decoded data: {}", h.msg);
+        h.evidence = short(decoded);
+        h
+    })
+    .collect()
 }
