@@ -526,7 +526,9 @@ fn pi008_shell(blocks: &[Block], cxs: &[BlockCx], env: &Env) -> Vec<Hit> {
             ),
             &h.evidence,
         );
-        if cx.warn && !(cx.lift || decoded_pattern) {
+        if b.pattern_gate && b.region != Region::Meta {
+            hit.sev = Severity::Info;
+        } else if cx.warn && !(cx.lift || decoded_pattern) {
             cap(&mut hit);
         }
         out.push(hit);
