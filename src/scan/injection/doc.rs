@@ -115,15 +115,19 @@ impl LineIndex {
     }
 }
 
-/// Text and YAML files (YAML read as text, §8.3): one block per paragraph (blank-line separated).
-pub fn text_blocks(text: &str) -> Vec<Block> {
+/// Text files: one block per paragraph (blank-line separated). YAML (read as text, §8.3, and `SKILL.md`
+/// frontmatter) also starts a block at every top-level line, so each key's value is its own block and
+/// a multi-line scalar stays one. `first` is the line of the first line of `text`.
+pub fn text_blocks(text: &str, yaml: bool, first: u32) -> Vec<Block> {
     let mut out = Vec::new();
     let mut cur: Option<Block> = None;
     for (i, line) in text.split('\n').enumerate() {
-        let n = i as u32 + 1;
-        if line.trim().is_empty() {
+        let n = first + i as u32;
+        if line.trim().is_empty() || (yaml && !line.starts_with([' ', '\t', '-'])) {
             out.extend(cur.take());
-            continue;
+            if line.trim().is_empty() {
+                continue;
+            }
         }
         let b = cur.get_or_insert_with(|| {
             let mut b = Block::new(Region::Prose, n);

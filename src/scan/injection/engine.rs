@@ -433,12 +433,31 @@ fn pi008_shell(blocks: &[Block], cxs: &[BlockCx], env: &Env) -> Vec<Hit> {
         }
     }
     let mut hits: Vec<(usize, ShHit)> = Vec::new();
+    let mut decoded_pi: Vec<Hit> = Vec::new();
     for (pi, p) in pieces.iter().enumerate() {
         hits.extend(
             shellpi::fallback(&p.text, p.prose, env.depth)
                 .into_iter()
                 .map(|h| (pi, h)),
         );
+        // Decoded constants are re-read with the PI rules too (§8.2 shell folding, stage-3 text).
+        if env.depth < 2 {
+            for (k, l) in p.text.lines().enumerate() {
+                for dec in shellpi::decode_consts(l) {
+                    let line = p.line + k as u32;
+                    let block = Block::from_text(Region::Prose, &dec, line);
+                    for mut h in analyze(&[block], &env.sub()) {
+                        if h.rule == "PI-008" {
+                            continue;
+                        }
+                        h.line = line;
+                        h.msg = format!("In decoded data: {}", h.msg);
+                        h.evidence = super::unicode::short(&dec);
+                        decoded_pi.push(h);
+                    }
+                }
+            }
+        }
     }
     // One script per section, in order (SH-005 reads a download in one block and its run in another),
     // for the full analyser and the SH-005 fallback.
@@ -536,6 +555,7 @@ fn pi008_shell(blocks: &[Block], cxs: &[BlockCx], env: &Env) -> Vec<Hit> {
     // Keep the most severe per line.
     out.sort_by(|a, b| a.line.cmp(&b.line).then(a.sev.cmp(&b.sev)));
     out.dedup_by(|a, b| a.line == b.line);
+    out.extend(decoded_pi);
     out
 }
 

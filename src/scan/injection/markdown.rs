@@ -293,18 +293,11 @@ impl Md<'_> {
                     } else if let Some((b, _, _)) = image.as_mut() {
                         b.text.push_str(&t);
                     } else if meta {
-                        // Frontmatter: one block per line. `allowed-tools` (and its list items) is
-                        // STR-012's, not PI-009's (§8.3).
-                        let mut tools = false;
-                        for (i, l) in t.split('\n').enumerate() {
-                            let key_line = !l.starts_with([' ', '\t', '-']);
-                            if key_line {
-                                tools = l.trim_start().starts_with("allowed-tools:");
-                            }
-                            if tools || l.trim().is_empty() {
+                        // Frontmatter read as YAML text; `allowed-tools` is STR-012's, not PI-009's.
+                        for mut b in super::doc::text_blocks(&t, true, line) {
+                            if b.text.trim_start().starts_with("allowed-tools:") {
                                 continue;
                             }
-                            let mut b = Block::from_text(Region::Prose, l, line + i as u32);
                             b.group = self.group();
                             self.doc.blocks.push(b);
                         }

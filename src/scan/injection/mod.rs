@@ -128,7 +128,7 @@ fn scan_text(path: &str, kind: Kind, text: &str, env: &Env) -> Result<Vec<Hit>, 
             hits.extend(format::pi007(text, &md));
         }
         Kind::Text | Kind::Yaml => {
-            let blocks = doc::text_blocks(text);
+            let blocks = doc::text_blocks(text, kind == Kind::Yaml, 1);
             hits.extend(engine::analyze(&blocks, env));
             hits.extend(format::pi005_blocks(&blocks));
         }

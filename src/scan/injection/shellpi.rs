@@ -284,10 +284,7 @@ pub fn fallback(text: &str, prose: bool, depth: u8) -> Vec<ShHit> {
             }
         }
         if depth < 2 {
-            for c in ECHO_B64.captures_iter(line) {
-                let Some(dec) = c.get(1).and_then(|m| decode_b64(m.as_str())) else {
-                    continue;
-                };
+            for dec in decode_consts(line) {
                 for mut h in fallback(&dec, false, depth + 1) {
                     h.line = line_no;
                     h.decoded = true;
@@ -298,6 +295,29 @@ pub fn fallback(text: &str, prose: bool, depth: u8) -> Vec<ShHit> {
         }
     }
     out
+}
+
+/// Constants piped into a decoder on one line (`echo '<base64>' | base64 -d`, `xxd -r -p` of hex,
+/// `base64 -d <<< '…'`), decoded when the result is printable text (§8.2 shell folding, base64 and hex
+/// only: chosen).
+pub fn decode_consts(line: &str) -> Vec<String> {
+    let lower = line.to_ascii_lowercase();
+    let hexy = lower.contains("xxd -r");
+    if !hexy && !lower.contains("base64") {
+        return Vec::new();
+    }
+    ECHO_B64
+        .captures_iter(line)
+        .filter_map(|c| {
+            let m = c.get(1)?.as_str();
+            if hexy {
+                let b = hex::decode(m).ok()?;
+                (printable_ratio(&b) >= 0.9).then(|| String::from_utf8_lossy(&b).into_owned())
+            } else {
+                decode_b64(m)
+            }
+        })
+        .collect()
 }
 
 /// The file a `curl`/`wget` command writes, if any.
