@@ -12,12 +12,14 @@
 //! PI-012), `shellpi` (built-in PI-008 shell forms), `writes` (PI-014, PI-015), `format` (PI-005, PI-007),
 //! `unicode` (UNI-*), `sources` (code strings and tool metadata).
 
+mod blockrules;
 mod doc;
 mod engine;
 mod format;
 mod gates;
 mod markdown;
 mod normalize;
+mod rules_data;
 mod rules_pi;
 mod shellpi;
 mod sources;
@@ -112,17 +114,27 @@ fn scan_text(path: &str, kind: Kind, text: &str, env: &Env) -> Result<Vec<Hit>, 
         "package.json" | "tank.json" | "skills.json" | "SKILL.json"
     );
     let code = matches!(kind, Kind::Python | Kind::Js | Kind::Shell | Kind::Json);
+    let md = (kind == Kind::Markdown).then(|| markdown::parse(text));
+    let mut command_lines = std::collections::HashSet::new();
+    if let Some(md) = &md {
+        let idx = doc::LineIndex::new(text);
+        for r in md.code.iter().chain(&md.inline) {
+            command_lines
+                .extend(idx.line(r.start)..=idx.line(r.end.saturating_sub(1).max(r.start)));
+        }
+    }
     let mut hits = unicode::uni_rules(
         text,
         &unicode::UniOpts {
             code,
             identifiers: matches!(kind, Kind::Python | Kind::Js) || manifest,
+            command_lines,
         },
         env,
     );
     match kind {
         Kind::Markdown => {
-            let md = markdown::parse(text);
+            let md = md.unwrap_or_default();
             hits.extend(engine::analyze(&md.blocks, env));
             hits.extend(format::pi005_markdown(text, &md));
             hits.extend(format::pi007(text, &md));

@@ -508,6 +508,7 @@ fn uni_rules() {
     assert_eq!(top(&h, "UNI-003"), Some(High));
     assert_eq!(top(&h, "PI-001"), Some(Critical));
     assert_eq!(sev("some\u{200B}thing\n", "UNI-003"), Some(Medium));
+    assert_eq!(sev("Run `cu\u{200B}rl x`.\n", "UNI-003"), Some(High));
     clean(
         "\u{FEFF}Family \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} and \u{2764}\u{FE0F} and 1\u{FE0F}\u{20E3} \u{1F44D}\u{1F3FD}\n",
     );

@@ -61,6 +61,8 @@ pub struct UniOpts {
     pub code: bool,
     /// Identifiers and hosts are checked under NFKC (UNI-005): code files and manifests.
     pub identifiers: bool,
+    /// Markdown lines holding code (blocks or inline): commands for UNI-003.
+    pub command_lines: std::collections::HashSet<u32>,
 }
 
 pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
@@ -210,7 +212,8 @@ pub fn uni_rules(text: &str, o: &UniOpts, env: &Env) -> Vec<Hit> {
             let word_has_url = line
                 .split_whitespace()
                 .any(|w| w.contains("://") && w.chars().any(|c| is_zw(c) || is_vs(c)));
-            let sev = if o.code || word_has_url || creates_pi_match(line) {
+            let command = o.code || o.command_lines.contains(&ln);
+            let sev = if command || word_has_url || creates_pi_match(line) {
                 Severity::High
             } else {
                 Severity::Medium
