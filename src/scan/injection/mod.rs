@@ -30,6 +30,8 @@ mod writes;
 mod tests;
 #[cfg(test)]
 mod tests_rules;
+#[cfg(test)]
+mod tests_unicode;
 
 use super::files::{FileSet, is_non_runtime_path};
 use super::kinds::{self, Kind};
