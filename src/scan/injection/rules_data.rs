@@ -129,7 +129,16 @@ pub fn pi008b(s: &Sentence, cx: &SentCx) -> Option<(Severity, usize)> {
     let env_tok = ENVF.captures_iter(&s.norm).find_map(|c| {
         let m = c.get(1)?;
         let k = s.tok_at_norm(m.start());
-        (vocab::is_env_file(m.as_str()) && k > i && k <= i + 3).then_some(k)
+        // The file itself is the object: "read the project's .env", not "load it from .env".
+        let object = s.toks.get(i + 1..k).is_some_and(|between| {
+            !between.iter().any(|t| {
+                matches!(
+                    t.s.as_str(),
+                    "from" | "in" | "into" | "to" | "with" | "using" | "via"
+                )
+            })
+        });
+        (vocab::is_env_file(m.as_str()) && k > i && k <= i + 3 && object).then_some(k)
     })?;
     let sent_on = |x: &Sentence, from: usize| {
         (from..x.toks.len()).any(|j| {

@@ -49,6 +49,8 @@ fn must_not_produce_a_finding() {
         "If macOS refuses to open the app, run `xattr -cr /Applications/Foo.app`.",
         "Use e.g. the `--verbose` flag; i.e. more output. Then run it.",
         "Read `CLAUDE.md` and `AGENTS.md` to learn the build commands.",
+        "Set `OPENAI_API_KEY` in your `.env` file. The script loads it from `.env` and sends it in the Authorization header.",
+        "## Usage\n\n1. Run `python3 scripts/weather.py --city Berlin`.\n2. Read the output and tell the user the forecast.\n3. If the API fails, retry once; do not run it as root.\n",
     ] {
         no_findings(t);
     }
