@@ -78,7 +78,7 @@ pub type StageFn = fn(&StageCtx) -> Result<Vec<Finding>, StageError>;
 const LATER_STAGES: [(&str, &str, Option<StageFn>); 5] = [
     ("stage1", "structure", Some(structure::run)),
     ("stage2", "static", Some(code::run)),
-    ("stage3", "injection", None),
+    ("stage3", "injection", Some(injection::run)),
     ("stage4", "secrets", Some(secrets::run)),
     ("stage5", "supply_chain", Some(supply::run)),
 ];
