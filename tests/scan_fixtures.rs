@@ -117,6 +117,8 @@ struct Row {
     expect_raw: String,
     expect: Expect,
     rules: Vec<RuleExpect>,
+    /// `ONLY`: no finding of a rule outside the positive `rules` may appear.
+    only: bool,
 }
 
 /// Splits a Markdown table row at unescaped `|` (GFM: `\|` is a literal pipe inside a cell).
@@ -177,9 +179,14 @@ fn parse_readme() -> Result<Vec<Row>, Vec<String>> {
             continue;
         };
         let mut rules = Vec::new();
+        let mut only = false;
         for tok in cells[2].split(',') {
             let tok = tok.trim().trim_matches('`');
             if tok.is_empty() || tok == "-" || tok == "—" {
+                continue;
+            }
+            if tok == "ONLY" {
+                only = true;
                 continue;
             }
             match RuleExpect::parse(tok) {
@@ -205,6 +212,7 @@ fn parse_readme() -> Result<Vec<Row>, Vec<String>> {
             expect_raw,
             expect,
             rules,
+            only,
         });
     }
     if errors.is_empty() {
@@ -345,8 +353,24 @@ fn corpus_samples_scan_as_documented() {
                     .map(|f| show_finding(f))
             })
             .collect();
+        let extra: Vec<String> = if row.only {
+            findings
+                .iter()
+                .filter(|f| {
+                    !row.rules
+                        .iter()
+                        .any(|r| !r.negated && r.rule_id == f.rule_id)
+                })
+                .map(|f| show_finding(f))
+                .collect()
+        } else {
+            Vec::new()
+        };
         if !missing.is_empty() {
             problems.push(format!("missing {}", missing.join(", ")));
+        }
+        if !extra.is_empty() {
+            problems.push(format!("not in ONLY list: {}", extra.join(", ")));
         }
         if !unwanted.is_empty() {
             problems.push(format!("must not fire: {}", unwanted.join(", ")));
@@ -369,6 +393,7 @@ fn corpus_samples_scan_as_documented() {
             row.rules
                 .iter()
                 .map(RuleExpect::show)
+                .chain(row.only.then(|| "ONLY".to_string()))
                 .collect::<Vec<_>>()
                 .join(", "),
             problems.join("; "),
