@@ -1,7 +1,8 @@
 //! Scanner acceptance corpus (SPEC §8.8): every sample directory under `fixtures/scan/{malicious,benign}/`
 //! is packed into a `.tgz` in memory, scanned, and checked against its row of the table in
 //! `fixtures/scan/README.md` (verdict class and rules that must / must not appear in `findings`).
-//! All mismatches are collected and reported together. It does not check scores, messages or evidence:
+//! All mismatches are collected and reported together (`SCAN_FIXTURES_ONLY=<substring>` narrows the run,
+//! `SCAN_FIXTURES_VERBOSE=1` prints every sample's findings). It does not check scores, messages or evidence:
 //! stage unit tests own those.
 
 use flate2::Compression;
@@ -305,6 +306,8 @@ fn corpus_samples_scan_as_documented() {
     );
 
     let only = std::env::var("SCAN_FIXTURES_ONLY").ok();
+    // SCAN_FIXTURES_VERBOSE=1 prints every sample's verdict and findings, matching or not.
+    let verbose = std::env::var_os("SCAN_FIXTURES_VERBOSE").is_some();
     let mut failures = Vec::new();
     let (mut checked, mut ok) = (0usize, 0usize);
     for row in &rows {
@@ -375,11 +378,20 @@ fn corpus_samples_scan_as_documented() {
         if !unwanted.is_empty() {
             problems.push(format!("must not fire: {}", unwanted.join(", ")));
         }
+        let got: Vec<String> = findings.iter().map(|f| show_finding(f)).collect();
+        if verbose {
+            eprintln!(
+                "{} {}: {} [{}]",
+                if problems.is_empty() { "ok  " } else { "FAIL" },
+                row.sample,
+                report.verdict.as_upper(),
+                got.join(", ")
+            );
+        }
         if problems.is_empty() {
             ok += 1;
             continue;
         }
-        let got: Vec<String> = findings.iter().map(|f| show_finding(f)).collect();
         let not_ok: Vec<String> = report
             .stages
             .iter()
