@@ -59,11 +59,13 @@ impl Expect {
     }
 }
 
-/// One `rules` token: `RULE`, `!RULE`, `RULE@line`, `!RULE@line`.
+/// One `rules` token: `[!]RULE[:severity][@line]`. With a severity, only findings at least that severe
+/// count (`PI-008:critical` must be critical; `!PI-008:high` allows medium and low).
 #[derive(Debug, Clone)]
 struct RuleExpect {
     negated: bool,
     rule_id: String,
+    min_severity: Option<Severity>,
     line: Option<u32>,
 }
 
@@ -83,6 +85,19 @@ impl RuleExpect {
             ),
             None => (rest, None),
         };
+        let (rule_id, min_severity) = match rule_id.split_once(':') {
+            Some((r, sev)) => (
+                r,
+                Some(match sev {
+                    "critical" => Severity::Critical,
+                    "high" => Severity::High,
+                    "medium" => Severity::Medium,
+                    "low" => Severity::Low,
+                    _ => return Err(format!("bad severity in rule token {tok:?}")),
+                }),
+            ),
+            None => (rule_id, None),
+        };
         let valid = rule_id.split_once('-').is_some_and(|(p, n)| {
             !p.is_empty()
                 && p.chars().all(|c| c.is_ascii_uppercase())
@@ -95,16 +110,23 @@ impl RuleExpect {
         Ok(RuleExpect {
             negated,
             rule_id: rule_id.to_string(),
+            min_severity,
             line,
         })
     }
 
     fn matches(&self, f: &Finding) -> bool {
-        f.rule_id == self.rule_id && self.line.is_none_or(|l| f.line == Some(l))
+        // `Severity` orders critical first, so "at least as severe" is `<=`.
+        f.rule_id == self.rule_id
+            && self.line.is_none_or(|l| f.line == Some(l))
+            && self.min_severity.is_none_or(|m| f.severity <= m)
     }
 
     fn show(&self) -> String {
         let mut s = format!("{}{}", if self.negated { "!" } else { "" }, self.rule_id);
+        if let Some(sev) = self.min_severity {
+            let _ = write!(s, ":{}", sev.as_str());
+        }
         if let Some(l) = self.line {
             let _ = write!(s, "@{l}");
         }
