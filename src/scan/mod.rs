@@ -3,9 +3,10 @@
 //! other stages read it, each under `catch_unwind` and the shared wall-clock deadline (§8.1). It does not
 //! own the worker pool and queue of §8.1 (the HTTP / CLI layer runs `scan` on its threads).
 //!
-//! Stages in this build: 0 (ingest) and 1 (structure). Stages 2–5 are `not_run` (§8.6) until their
-//! modules exist; adding one means writing `fn run(&StageCtx) -> Result<Vec<Finding>, StageError>` in its
-//! own file and putting it into `LATER_STAGES`.
+//! All six stages are in this build: 0 `ingest`, 1 `structure`, 2 `static` (`code`, `shell`), 3
+//! `injection`, 4 `secrets`, 5 `supply_chain` (`supply`). A stage is `fn run(&StageCtx) -> Result<Vec<Finding>,
+//! StageError>` in its own module, listed in `LATER_STAGES`; an entry of `None` would report the stage as
+//! `not_run` with SCN-003 (§8.6), so a build without a stage can never look clean.
 
 pub mod agent;
 pub mod code;
@@ -306,7 +307,7 @@ mod tests {
     const GOOD_SKILL: &[u8] = b"---\nname: hello\ndescription: Says hello to the user politely.\n---\n# Hello\n\nThis skill greets the user and explains what it does in detail.\n";
 
     #[test]
-    fn clean_package_is_pass_with_notes_because_incomplete() {
+    fn clean_package_passes_every_stage() {
         let t = build_tgz(&[
             ("SKILL.md", GOOD_SKILL),
             (
@@ -315,26 +316,16 @@ mod tests {
             ),
         ]);
         let r = run_scan(&t);
-        assert_eq!(r.verdict, Verdict::PassWithNotes);
-        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
-        assert_eq!(r.findings[0].rule_id, "SCN-003");
-        assert_eq!(r.findings[0].stage_id, "stage0");
-        assert!(r.findings[0].message.contains("stage5 (supply_chain)"));
+        assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.findings);
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
         assert_eq!(r.audit_score, 10);
         assert_eq!(r.file_count, 2);
         assert!(r.blocking.is_none());
         assert_eq!(r.stages.len(), 6);
-        let st: Vec<_> = r.stages.iter().map(|s| s.status).collect();
-        assert_eq!(
-            st,
-            vec![
-                StageStatus::Passed,
-                StageStatus::Passed,
-                StageStatus::NotRun,
-                StageStatus::NotRun,
-                StageStatus::NotRun,
-                StageStatus::NotRun
-            ]
+        assert!(
+            r.stages.iter().all(|s| s.status == StageStatus::Passed),
+            "{:?}",
+            r.stages
         );
     }
 
@@ -361,13 +352,13 @@ mod tests {
         assert_eq!(j["verdict"], "PASS_WITH_NOTES");
         assert_eq!(j["scanVerdict"], "pass_with_notes");
         assert_eq!(j["summary"]["medium"], 1);
-        assert_eq!(j["summary"]["low"], 1);
+        assert_eq!(j["summary"]["low"], 0);
         assert_eq!(j["stages"]["stage0"], "ok");
-        assert_eq!(j["stages"]["stage2"], "not_run");
+        assert_eq!(j["stages"]["stage2"], "ok");
         assert_eq!(j["stage_results"].as_array().unwrap().len(), 6);
         assert_eq!(j["stage_results"][1]["name"], "structure");
         assert_eq!(j["stage_results"][1]["findings"][0]["ruleId"], "STR-001");
-        assert_eq!(j["stage_results"][2]["status"], "not_run");
+        assert_eq!(j["stage_results"][2]["status"], "passed");
         assert_eq!(j["findings"][0]["ruleId"], "STR-001");
         assert_eq!(j["scan_id"], "scan_X");
         assert!(r.to_json(None)["scan_id"].is_null());

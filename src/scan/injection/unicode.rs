@@ -270,15 +270,20 @@ fn creates_pi_match(line: &str) -> bool {
         .chars()
         .map(|c| if is_zw(c) || is_vs(c) { ' ' } else { c })
         .collect();
-    let any = |t: &str| {
-        sentences(t).iter().any(|s| {
-            rules_pi::pi001(s).is_some()
-                || rules_pi::pi003(s).is_some()
-                || rules_pi::pi004(s, None).is_some()
-                || rules_pi::pi002(s, t).is_some_and(|x| x.1)
-        })
+    // Which PI rules match; "creates a match" = a rule matches once the characters are removed (as the
+    // normalised text does) but not when they split the word (the same line read with a space there).
+    let matched = |t: &str| -> [bool; 4] {
+        let ss = sentences(t);
+        [
+            ss.iter().any(|s| rules_pi::pi001(s).is_some()),
+            ss.iter()
+                .any(|s| rules_pi::pi002(s, t).is_some_and(|x| x.1)),
+            ss.iter().any(|s| rules_pi::pi003(s).is_some()),
+            ss.iter().any(|s| rules_pi::pi004(s, None).is_some()),
+        ]
     };
-    any(line) && !any(&spaced)
+    let (joined, split) = (matched(line), matched(&spaced));
+    joined.iter().zip(split.iter()).any(|(j, s)| *j && !*s)
 }
 
 /// PI rules over decoded hidden text, reported at `line` with the `In decoded data: ` prefix.
