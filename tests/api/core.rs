@@ -55,8 +55,8 @@ async fn full_publish_loop_with_real_tarball() {
     assert_eq!(conf["visibility"], "public");
     assert_eq!(conf["integrity"], integrity(&tgz));
     assert!(conf["auditScore"].is_u64());
-    // Stages 2–5 are not in this build yet: never PASS (SCN-003).
-    assert_ne!(conf["verdict"], "PASS");
+    // A clean skill passes all six stages.
+    assert_eq!(conf["verdict"], "PASS", "{conf}");
     assert_eq!(
         conf["scanVerdict"],
         conf["verdict"].as_str().unwrap().to_lowercase()
