@@ -567,3 +567,70 @@ fn offline_scan_reads_an_operator_blocklist() {
     assert_eq!(code, 3, "{out}");
     assert!(err.contains("line 1"), "{err}");
 }
+
+/// SUP-007 at publication (SPEC §8.3): this registry's public skills with ≥ 1,000 downloads in another scope are
+/// protected names too.
+#[tokio::test]
+async fn popular_registry_names_are_protected_at_publication() {
+    let s = TestServer::start().await;
+    let alice = s.user_with_token("alice");
+    let bob = s.user_with_token("bob");
+    s.publish(
+        &alice,
+        json!({"name": "@alice/weather-tool", "version": "1.0.0", "description": "Forecasts."}),
+        skill_tgz("weather-tool", "1.0.0"),
+    )
+    .await;
+    let rules = |scan: &Value| -> Vec<String> {
+        scan["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["ruleId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let publish_scan = |name: &'static str, tok: String| {
+        let s = &s;
+        async move {
+            let short = name.rsplit('/').next().unwrap();
+            let conf = s
+                .publish(
+                    &tok,
+                    json!({"name": name, "version": "1.0.0", "description": "Forecasts."}),
+                    skill_tgz(short, "1.0.0"),
+                )
+                .await;
+            let (st, scan) = s
+                .get(
+                    &format!("/api/v1/skills/{}/1.0.0/scan", name.replace('@', "%40")),
+                    Some(&tok),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{scan}");
+            (conf, scan)
+        }
+    };
+    // Not popular yet: a look-alike is not a squat of it.
+    let (_, scan) = publish_scan("@bob/weather-tol", bob.clone()).await;
+    assert!(!rules(&scan).contains(&"SUP-007".to_string()), "{scan}");
+
+    let db = rusqlite::Connection::open(s.config.db_path()).unwrap();
+    db.execute("UPDATE versions SET downloads = 1500 WHERE state = 'published' AND skill_id = (SELECT id FROM skills WHERE name = '@alice/weather-tool')", [])
+        .unwrap();
+    let (conf, scan) = publish_scan("@bob/weather-tooll", bob.clone()).await;
+    let hit = scan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["ruleId"] == "SUP-007")
+        .cloned();
+    let hit = hit.unwrap_or_else(|| panic!("no SUP-007: {scan}"));
+    assert_eq!(hit["severity"], "high");
+    assert_eq!(conf["verdict"], "FLAGGED", "{conf}");
+    // The same name in another scope is not a squat, and the popular skill's own scope is not checked.
+    let (_, scan) = publish_scan("@bob/weather-tool", bob.clone()).await;
+    assert!(!rules(&scan).contains(&"SUP-007".to_string()), "{scan}");
+    let (_, scan) = publish_scan("@alice/weather-tooll", alice.clone()).await;
+    assert!(!rules(&scan).contains(&"SUP-007".to_string()), "{scan}");
+    s.stop().await;
+}
