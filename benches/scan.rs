@@ -103,9 +103,18 @@ fn package(files: usize, target: usize) -> Vec<(String, Vec<u8>)> {
     while out.len() < files {
         let (ext, body) = kinds[i % kinds.len()];
         let dir = if ext == "md" { "docs" } else { "scripts" };
-        let mut text = String::new();
+        // The snippet once (a module assigns its constants once), then distinct filler in the file's
+        // language up to the size: repeating the snippet would rebind its constants and defeat folding.
+        let mut text = body.to_string();
+        let mut k = 0;
         while text.len() < per {
-            text.push_str(body);
+            text.push_str(&match ext {
+                "py" => format!("\n\ndef helper_{k}(values: list[int]) -> int:\n    \"\"\"Sum of the values times {k}.\"\"\"\n    return sum(v * {k} for v in values)\n"),
+                "js" => format!("\nexport function helper{k}(values) {{\n  return values.reduce((a, v) => a + v * {k}, 0);\n}}\n"),
+                "sh" => format!("\nstep_{k}() {{\n  echo \"step {k} of the setup\"\n}}\n"),
+                _ => format!("\n### Step {k}\n\nCheck the output of step {k} and continue with the next one.\n"),
+            });
+            k += 1;
         }
         out.push((format!("{dir}/part{i:03}.{ext}"), text.into_bytes()));
         i += 1;
