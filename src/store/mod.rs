@@ -78,7 +78,11 @@ fn configure(conn: &Connection, durability: Durability) -> Result<()> {
 impl Store {
     /// Opens (creating if needed) the database, switches it to WAL and applies pending migrations.
     pub fn open(path: &Path, durability: Durability) -> Result<Store> {
-        let writer = Connection::open(path)?;
+        let mut writer = Connection::open(path)?;
+        // Write transactions take the write lock at BEGIN: a deferred one that reads first and then writes
+        // fails at once with "database is locked" (no busy wait) when another process (the server, an admin
+        // command) committed in between.
+        writer.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer, durability)?;
         migrate(&writer)?;
