@@ -49,22 +49,6 @@ pub fn ide_file(path: &str) -> Option<IdeFile> {
     }
 }
 
-const SHELLS: [&str; 6] = ["sh", "bash", "zsh", "dash", "ksh", "fish"];
-const INTERPRETERS: [&str; 13] = [
-    "python",
-    "python2",
-    "python3",
-    "pypy3",
-    "node",
-    "deno",
-    "bun",
-    "perl",
-    "ruby",
-    "php",
-    "osascript",
-    "pwsh",
-    "powershell",
-];
 const FETCHERS: [&str; 14] = [
     "curl",
     "wget",
@@ -87,12 +71,10 @@ const OTHERS: [&str; 8] = ["sudo", "eval", "env", "xargs", "npx", "bunx", "uvx",
 pub fn is_open_program(p: &str) -> bool {
     let p = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
     let p = p.strip_suffix(".exe").unwrap_or(&p);
-    SHELLS.contains(&p)
-        || INTERPRETERS.contains(&p)
+    super::vocab::SHELLS.contains(&p)
+        || super::vocab::is_interpreter(p)
         || FETCHERS.contains(&p)
         || OTHERS.contains(&p)
-        || p.strip_prefix("python3.")
-            .is_some_and(|v| !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// §8.2 broad tool grant: `*`, `Bash`, `Bash(*)`, `Bash(:*)`, or `Bash(<p>…)` letting `<p>` take any

@@ -262,26 +262,6 @@ fn owned_elsewhere(path: &str) -> bool {
         || path.ends_with("/.docker/config.json")
 }
 
-const LOCK_FILES: [&str; 17] = [
-    "package-lock.json",
-    "npm-shrinkwrap.json",
-    "yarn.lock",
-    "pnpm-lock.yaml",
-    "bun.lock",
-    "bun.lockb",
-    "deno.lock",
-    "poetry.lock",
-    "Pipfile.lock",
-    "uv.lock",
-    "Cargo.lock",
-    "composer.lock",
-    "Gemfile.lock",
-    "go.sum",
-    "packages.lock.json",
-    "mix.lock",
-    "flake.lock",
-];
-
 /// STR-010. Returns whether `f` is an agent configuration file.
 fn agent_config(
     files: &FileSet,
@@ -299,7 +279,7 @@ fn agent_config(
     } else if by_name
         || (name.ends_with(".json")
             && f.size <= MIB
-            && !LOCK_FILES.contains(&name)
+            && !super::kinds::is_lock_file(&f.path)
             && name != "package.json")
     {
         let Some(v) = f.text().and_then(|t| agent::parse_jsonc(&t)) else {

@@ -269,7 +269,7 @@ pub const FETCHERS: [&str; 10] = [
 /// Shells that read a script from stdin when given no script operand (§8.2 stdin interpreter).
 pub const SHELLS: [&str; 6] = ["sh", "bash", "zsh", "dash", "ksh", "fish"];
 /// Interpreters that read a program from stdin without a script operand or with `-` (§8.2).
-pub const INTERPRETERS: [&str; 14] = [
+pub const INTERPRETERS: [&str; 13] = [
     "python",
     "python2",
     "python3",
@@ -283,7 +283,6 @@ pub const INTERPRETERS: [&str; 14] = [
     "osascript",
     "pwsh",
     "powershell",
-    "python3.x",
 ];
 
 /// True for an interpreter name of §8.2 (`python3.12` counts as `python3.<n>`).
