@@ -285,6 +285,26 @@ pub const INTERPRETERS: [&str; 13] = [
     "powershell",
 ];
 
+/// AI agent CLI programs (CODE-009, SUP-005), shared by the shell, code and supply-chain analysers.
+pub const AGENT_CLIS: [&str; 10] = [
+    "claude",
+    "codex",
+    "gemini",
+    "qchat",
+    "cursor-agent",
+    "aider",
+    "opencode",
+    "goose",
+    "openclaw",
+    "copilot",
+];
+/// npm packages of agent CLIs run through `npx`/`bunx`/`pnpm dlx` (CODE-009).
+pub const AGENT_PACKAGES: [&str; 3] = [
+    "@anthropic-ai/claude-code",
+    "@openai/codex",
+    "@google/gemini-cli",
+];
+
 /// True for an interpreter name of §8.2 (`python3.12` counts as `python3.<n>`).
 pub fn is_interpreter(prog: &str) -> bool {
     let p = prog.rsplit('/').next().unwrap_or(prog).to_ascii_lowercase();

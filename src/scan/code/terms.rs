@@ -110,29 +110,11 @@ pub fn is_installer(argv: &[Option<String>]) -> bool {
     }
 }
 
-const AGENT_CLIS: [&str; 10] = [
-    "claude",
-    "codex",
-    "gemini",
-    "qchat",
-    "cursor-agent",
-    "aider",
-    "opencode",
-    "goose",
-    "openclaw",
-    "copilot",
-];
-const AGENT_PACKAGES: [&str; 3] = [
-    "@anthropic-ai/claude-code",
-    "@openai/codex",
-    "@google/gemini-cli",
-];
-
 /// CODE-009: the argv runs an AI agent CLI. Returns the arguments after the program.
 pub fn agent_cli_args(argv: &[Option<String>]) -> Option<&[Option<String>]> {
     let argv = strip_wrappers(argv);
     let prog = base(argv.first()?.as_deref()?);
-    if AGENT_CLIS.contains(&prog.as_str()) {
+    if crate::scan::vocab::AGENT_CLIS.contains(&prog.as_str()) {
         return Some(&argv[1..]);
     }
     if prog == "q" && argv.get(1)?.as_deref() == Some("chat") {
@@ -147,7 +129,7 @@ pub fn agent_cli_args(argv: &[Option<String>]) -> Option<&[Option<String>]> {
                     Some(at) if at > 0 => &s[..at],
                     _ => s,
                 };
-                AGENT_PACKAGES.contains(&name)
+                crate::scan::vocab::AGENT_PACKAGES.contains(&name)
             })
         })?;
         return argv.get(i + 2..);

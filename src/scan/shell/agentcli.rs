@@ -6,24 +6,6 @@ use super::terms::{self, Runs, cluster_has};
 use crate::scan::agent;
 use crate::scan::report::Severity;
 
-/// SPEC CODE-009 agent CLI programs.
-const AGENT_CLIS: [&str; 10] = [
-    "claude",
-    "codex",
-    "gemini",
-    "qchat",
-    "cursor-agent",
-    "aider",
-    "opencode",
-    "goose",
-    "openclaw",
-    "copilot",
-];
-const AGENT_PACKAGES: [&str; 3] = [
-    "@anthropic-ai/claude-code",
-    "@openai/codex",
-    "@google/gemini-cli",
-];
 const BYPASS_FLAGS: [&str; 6] = [
     "--dangerously-skip-permissions",
     "--dangerously-bypass-approvals-and-sandbox",
@@ -57,7 +39,7 @@ const SECRET_WORDS: [&str; 7] = [
 
 /// The agent CLI a command runs and the index in `args` where its own arguments start.
 fn agent_cli(p: &str, args: &[Word]) -> Option<(String, usize)> {
-    if AGENT_CLIS.contains(&p) {
+    if crate::scan::vocab::AGENT_CLIS.contains(&p) {
         return Some((p.to_string(), 0));
     }
     if p == "q" && args.first().is_some_and(|a| a.s() == "chat") {
@@ -80,7 +62,7 @@ fn agent_cli(p: &str, args: &[Word]) -> Option<(String, usize)> {
         Some(at) if at > 0 => &t[..at],
         _ => t,
     };
-    AGENT_PACKAGES
+    crate::scan::vocab::AGENT_PACKAGES
         .contains(&name)
         .then(|| (name.to_string(), i + 1))
 }

@@ -33,16 +33,6 @@ const BYPASS_FLAGS: [&str; 5] = [
     "--trust-all-tools",
     "bypasspermissions",
 ];
-const AGENT_CLIS: [&str; 8] = [
-    "claude",
-    "codex",
-    "gemini",
-    "q",
-    "cursor-agent",
-    "amp",
-    "opencode",
-    "copilot",
-];
 
 /// Why a script is critical, if it is.
 pub fn critical_pattern(ctx: &StageCtx, script: &str) -> Option<String> {
@@ -102,13 +92,14 @@ pub fn own_patterns(script: &str, depth: u8) -> Option<String> {
                 return Some(why);
             }
         }
-        if AGENT_CLIS.contains(&prog.as_str())
-            && args.iter().any(|a| {
-                let l = a.to_ascii_lowercase();
-                BYPASS_FLAGS
-                    .iter()
-                    .any(|f| l == *f || l.ends_with(&format!("={f}")))
-            })
+        if crate::scan::vocab::AGENT_CLIS.contains(&prog.as_str())
+            || matches!(prog.as_str(), "q" | "amp")
+                && args.iter().any(|a| {
+                    let l = a.to_ascii_lowercase();
+                    BYPASS_FLAGS
+                        .iter()
+                        .any(|f| l == *f || l.ends_with(&format!("={f}")))
+                })
         {
             return Some("it runs an agent CLI with its approvals bypassed".into());
         }

@@ -140,25 +140,6 @@ pub fn is_installer(argv: &[Option<String>]) -> bool {
     }
 }
 
-const AGENT_CLIS: [&str; 11] = [
-    "claude",
-    "codex",
-    "gemini",
-    "qchat",
-    "cursor-agent",
-    "aider",
-    "opencode",
-    "goose",
-    "openclaw",
-    "copilot",
-    "q",
-];
-const AGENT_PACKAGES: [&str; 3] = [
-    "@anthropic-ai/claude-code",
-    "@openai/codex",
-    "@google/gemini-cli",
-];
-
 /// CODE-009: the index in `argv` where the agent CLI's own arguments start, if the program is one.
 pub fn agent_cli(argv: &[Option<String>]) -> Option<usize> {
     let a = unwrap_argv(argv);
@@ -167,7 +148,7 @@ pub fn agent_cli(argv: &[Option<String>]) -> Option<usize> {
     if p == "q" {
         return (word(a, 1) == Some("chat")).then_some(skip + 2);
     }
-    if AGENT_CLIS.contains(&p.as_str()) {
+    if crate::scan::vocab::AGENT_CLIS.contains(&p.as_str()) || p == "q" {
         return Some(skip + 1);
     }
     let runner = matches!(p.as_str(), "npx" | "bunx") || (p == "pnpm" && word(a, 1) == Some("dlx"));
@@ -181,7 +162,9 @@ pub fn agent_cli(argv: &[Option<String>]) -> Option<usize> {
                 Some(at) if at > 0 => &w[..at],
                 _ => w,
             };
-            return AGENT_PACKAGES.contains(&name).then_some(skip + i + 1);
+            return crate::scan::vocab::AGENT_PACKAGES
+                .contains(&name)
+                .then_some(skip + i + 1);
         }
     }
     None
