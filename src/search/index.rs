@@ -431,24 +431,84 @@ fn build_snapshot(reader: &IndexReader, previous: &[Arc<SegmentDocs>]) -> Result
     Ok(Snapshot { searcher, segments })
 }
 
-/// Opens the index in `dir` read-only and compares its document count with `expected`; problem lines.
-pub(crate) fn check_dir(dir: &Path, expected: i64) -> Vec<String> {
-    if !dir.join("meta.json").exists() && expected == 0 {
+/// Problem lines `check` prints at most per kind of difference.
+const CHECK_LINES: usize = 10;
+
+/// Opens the index in `dir` read-only and compares its live documents with `expected` (skill id → name, every
+/// skill with a published version): one document per skill, none for anything else. Problem lines, naming
+/// the skills that differ.
+pub(crate) fn check_dir(dir: &Path, expected: &HashMap<String, String>) -> Vec<String> {
+    if !dir.join("meta.json").exists() && expected.is_empty() {
         // Never served yet and nothing to index: the server creates it at start.
         return Vec::new();
     }
-    let opened = open_existing(dir).and_then(|(index, _)| {
+    let counted = open_existing(dir).and_then(|(index, _)| {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok(reader.searcher().num_docs())
+        live_ids(&reader.searcher())
     });
-    match opened {
-        Ok(n) if n as i64 == expected => Vec::new(),
-        Ok(n) => vec![format!("index has {n} documents, expected {expected}")],
-        Err(e) => vec![format!(
-            "index cannot be opened ({e}), expected {expected} documents"
-        )],
+    let held = match counted {
+        Ok(held) => held,
+        Err(e) => {
+            return vec![format!(
+                "index cannot be opened ({e}), expected {} documents",
+                expected.len()
+            )];
+        }
+    };
+    let total: u64 = held.values().sum();
+    let mut problems = Vec::new();
+    if total != expected.len() as u64 {
+        problems.push(format!(
+            "index has {total} documents, expected {}",
+            expected.len()
+        ));
     }
+    let mut twice: Vec<String> = held
+        .iter()
+        .filter(|(id, n)| **n > 1 && expected.contains_key(id.as_str()))
+        .map(|(id, n)| format!("index holds {} ({id}) {n} times", expected[id.as_str()]))
+        .collect();
+    let mut stray: Vec<String> = held
+        .keys()
+        .filter(|id| !expected.contains_key(id.as_str()))
+        .map(|id| format!("index holds {id}, which has no published version"))
+        .collect();
+    let mut missing: Vec<String> = expected
+        .iter()
+        .filter(|(id, _)| !held.contains_key(id.as_str()))
+        .map(|(id, name)| format!("index lacks {name} ({id})"))
+        .collect();
+    for list in [&mut twice, &mut stray, &mut missing] {
+        list.sort();
+        let more = list.len().saturating_sub(CHECK_LINES);
+        list.truncate(CHECK_LINES);
+        if more > 0 {
+            list.push(format!("… and {more} more like the line above"));
+        }
+        problems.append(list);
+    }
+    problems
+}
+
+/// Live documents per skill id across the segments of `searcher`.
+fn live_ids(searcher: &Searcher) -> Result<HashMap<String, u64>> {
+    let mut held: HashMap<String, u64> = HashMap::new();
+    for reader in searcher.segment_readers() {
+        let ids = reader
+            .fast_fields()
+            .str("id")?
+            .ok_or_else(|| SearchError::Unusable("fast field id missing".into()))?;
+        let mut term = String::new();
+        for doc in reader.doc_ids_alive() {
+            term.clear();
+            if let Some(ord) = ids.term_ords(doc).next() {
+                ids.ord_to_str(ord, &mut term).map_err(io)?;
+            }
+            *held.entry(term.clone()).or_default() += 1;
+        }
+    }
+    Ok(held)
 }

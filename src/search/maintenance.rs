@@ -133,8 +133,8 @@ pub fn reindex(config: &Config) -> Result<String, AdminError> {
 /// The index part of `check` (SPEC §9.5): it opens and holds one document per skill with a published
 /// version. Returns problem lines.
 pub fn check_index(config: &Config, store: &Store) -> Result<Vec<String>, AdminError> {
-    let expected = store.searchable_count()?;
-    Ok(check_dir(&config.index_dir(), expected))
+    let expected = store.searchable_ids()?;
+    Ok(check_dir(&config.index_dir(), &expected))
 }
 
 /// Start-up reconciliation for `serve` (SPEC §4.4 item 5), off the async threads. Logs what it found.

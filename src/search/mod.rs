@@ -13,4 +13,4 @@ pub use index::{Opened, SearchError, SearchIndex};
 pub use maintenance::{check_index, open_for_server, reindex, run_writer};
 pub use query::{MAX_QUERY_CHARS, Parsed, ParsedQuery, parse};
 pub use rank::{Hit, MAX_LIMIT, MAX_PAGE, SearchPage};
-pub use schema::SCHEMA_VERSION;
+pub use schema::{SCHEMA_VERSION, register_tokenizers};

@@ -99,14 +99,13 @@ impl Store {
         })
     }
 
-    /// Number of skills with a published version: the expected document count of the index.
-    pub fn searchable_count(&self) -> Result<i64> {
+    /// Id → name of every skill with a published version: what `check` expects the index to hold.
+    pub fn searchable_ids(&self) -> Result<HashMap<String, String>> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM skills WHERE latest_version_id IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )?)
+            let mut st =
+                c.prepare("SELECT id, name FROM skills WHERE latest_version_id IS NOT NULL")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 

@@ -693,11 +693,75 @@ async fn startup_rebuilds_a_missing_or_corrupt_index_and_check_sees_it() {
     drop(fresh);
     let err = check(&config).unwrap_err();
     assert!(err.contains("index has 0 documents, expected 6"), "{err}");
+    assert!(err.contains("index lacks pdf-tools (skill_"), "{err}");
+
+    // A second document for one skill and one for an id the database does not publish: check names both.
+    tank_registry::search::reindex(&config).unwrap();
+    add_raw_docs(
+        &index,
+        &[("pdf-tools", None), ("ghost", Some("skill_ghost"))],
+    );
+    let err = check(&config).unwrap_err();
+    assert!(err.contains("index has 8 documents, expected 6"), "{err}");
+    assert!(
+        err.contains("index holds pdf-tools (skill_") && err.contains(") 2 times"),
+        "{err}"
+    );
+    assert!(
+        err.contains("index holds skill_ghost, which has no published version"),
+        "{err}"
+    );
+    assert!(!err.contains("index lacks"), "{err}");
 
     // `reindex` without a server rebuilds it.
     let out = tank_registry::search::reindex(&config).map_err(|e| e.message);
     assert_eq!(out, Ok("indexed 6 skills\n".into()));
     assert_eq!(check(&config), Ok("ok\n".into()));
+}
+
+/// Adds documents behind the server's back, keeping the commit payload: `(name, id)`, where no id means the
+/// id of the skill of that name in the index (a duplicate).
+fn add_raw_docs(dir: &Path, docs: &[(&str, Option<&str>)]) {
+    let index = tantivy::Index::open_in_dir(dir).unwrap();
+    tank_registry::search::register_tokenizers(&index);
+    let schema = index.schema();
+    let (id_f, name_f) = (
+        schema.get_field("id").unwrap(),
+        schema.get_field("name").unwrap(),
+    );
+    let payload = index.load_metas().unwrap().payload;
+    let searcher = index.reader().unwrap().searcher();
+    let mut w: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+    for (name, id) in docs {
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => {
+                let q = tantivy::query::TermQuery::new(
+                    tantivy::Term::from_field_text(name_f, name),
+                    tantivy::schema::IndexRecordOption::Basic,
+                );
+                let hits = searcher
+                    .search(&q, &tantivy::collector::DocSetCollector)
+                    .unwrap();
+                let addr = *hits.iter().next().expect("the skill is indexed");
+                let seg = searcher.segment_reader(addr.segment_ord);
+                let ids = seg.fast_fields().str("id").unwrap().unwrap();
+                let mut id = String::new();
+                let ord = ids.term_ords(addr.doc_id).next().unwrap();
+                ids.ord_to_str(ord, &mut id).unwrap();
+                id
+            }
+        };
+        let mut doc = tantivy::TantivyDocument::default();
+        doc.add_text(id_f, &id);
+        doc.add_text(name_f, name);
+        w.add_document(doc).unwrap();
+    }
+    let mut prepared = w.prepare_commit().unwrap();
+    if let Some(p) = payload {
+        prepared.set_payload(&p);
+    }
+    prepared.commit().unwrap();
 }
 
 /// An empty index of the current schema, as a stand-in for one that lost documents.
