@@ -44,7 +44,8 @@ struct Payload {
 pub enum Opened {
     /// An existing index, caught up from its N.
     Existing,
-    /// Missing, unreadable or of an unknown schema: rebuilt from SQLite (the reason).
+    /// Missing, unreadable, of an unknown schema, or holding other skills than SQLite once caught up:
+    /// rebuilt from SQLite (the reason).
     Rebuilt(String),
 }
 
@@ -189,7 +190,23 @@ impl SearchIndex {
             Ok(mut idx) => {
                 idx.live = live;
                 idx.catch_up(store)?;
-                Ok((idx, Opened::Existing))
+                // Caught up, it must hold exactly the published skills. If it does not (a crash at a bad
+                // moment, a file changed behind our back), it is rebuilt rather than served wrong.
+                let problems = differences(
+                    &live_ids(&idx.snapshot().searcher)?,
+                    &store.searchable_ids()?,
+                );
+                if problems.is_empty() {
+                    return Ok((idx, Opened::Existing));
+                }
+                idx.rebuild(store, &mut |_, _| {})?;
+                Ok((
+                    idx,
+                    Opened::Rebuilt(format!(
+                        "it differed from the database: {}",
+                        problems.join("; ")
+                    )),
+                ))
             }
             Err(e) => {
                 let reason = e.to_string();
@@ -458,6 +475,11 @@ pub(crate) fn check_dir(dir: &Path, expected: &HashMap<String, String>) -> Vec<S
             )];
         }
     };
+    differences(&held, expected)
+}
+
+/// What differs between the live documents per id of an index and the skills it should hold.
+fn differences(held: &HashMap<String, u64>, expected: &HashMap<String, String>) -> Vec<String> {
     let total: u64 = held.values().sum();
     let mut problems = Vec::new();
     if total != expected.len() as u64 {

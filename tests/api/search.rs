@@ -713,6 +713,19 @@ async fn startup_rebuilds_a_missing_or_corrupt_index_and_check_sees_it() {
     );
     assert!(!err.contains("index lacks"), "{err}");
 
+    // Start-up finds the same and rebuilds: one hit for pdf-tools, no ghost, and check is ok again.
+    let inst = Instance::start(&config).await;
+    let b = inst.search("q=pdf-tools").await;
+    assert_eq!(
+        names(&b).iter().filter(|n| *n == "pdf-tools").count(),
+        1,
+        "{b}"
+    );
+    assert_eq!(inst.search("q=").await["total"], 5);
+    assert_eq!(inst.search("q=ghost").await["total"], 0);
+    inst.stop().await;
+    assert_eq!(check(&config), Ok("ok\n".into()));
+
     // `reindex` without a server rebuilds it.
     let out = tank_registry::search::reindex(&config).map_err(|e| e.message);
     assert_eq!(out, Ok("indexed 6 skills\n".into()));

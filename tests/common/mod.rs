@@ -115,6 +115,12 @@ impl Server {
         }
     }
 
+    /// The log lines so far that contain `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|l| l.contains(needle)).cloned().collect()
+    }
+
     pub fn log_tail(&self) -> String {
         let log = self.log.lock().unwrap();
         log[log.len().saturating_sub(30)..].join("\n")
