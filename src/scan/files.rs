@@ -79,6 +79,8 @@ pub struct FileSet {
     /// `is_referenced` answers for every non-runtime path of `files`, built on first use (after stage 0
     /// has filled the set). Leave it at its default when building a `FileSet`.
     pub ref_index: RefIndex,
+    /// Syntax trees shared between stage 2 and stage 3 (`syntax::TreeCache`). Leave it at its default.
+    pub trees: super::syntax::TreeCache,
 }
 
 /// See `FileSet::ref_index`. Asking each non-runtime path separately read every runtime code file once
