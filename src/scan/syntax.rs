@@ -105,9 +105,13 @@ impl TreeCache {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         text.hash(&mut h);
         let key = (path.to_string(), g, h.finish());
-        if let Some((tree, n)) = self.lock().trees.remove(&key) {
-            self.lock().bytes -= n;
-            return Ok(tree);
+        {
+            // One guard: the mutex is not re-entrant.
+            let mut c = self.lock();
+            if let Some((tree, n)) = c.trees.remove(&key) {
+                c.bytes -= n;
+                return Ok(tree);
+            }
         }
         let tree = parse(g, text, deadline)?;
         let mut c = self.lock();
