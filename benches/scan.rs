@@ -132,6 +132,8 @@ fn bench(label: &str, files: usize, target: usize, runs: usize) {
     let tgz = build_tgz(&refs);
     let mut times = Vec::with_capacity(runs);
     let mut verdict = String::new();
+    // Per-stage milliseconds of every run (stage 2 runs beside the others, so they overlap in time).
+    let mut per_stage: std::collections::BTreeMap<&'static str, Vec<u64>> = Default::default();
     for _ in 0..runs {
         let t = Instant::now();
         let r = scan(&ScanInput {
@@ -142,6 +144,12 @@ fn bench(label: &str, files: usize, target: usize, runs: usize) {
             timeout: Duration::from_secs(60),
         });
         times.push(t.elapsed().as_secs_f64() * 1000.0);
+        for st in &r.stages {
+            per_stage
+                .entry(st.stage_id)
+                .or_default()
+                .push(st.duration_ms);
+        }
         verdict = format!(
             "{} ({} findings, {} notes)",
             r.verdict.as_upper(),
@@ -159,6 +167,14 @@ fn bench(label: &str, files: usize, target: usize, runs: usize) {
         tgz.len() as f64 / 1024.0,
         raw as f64 / 1e6 / (med / 1000.0),
     );
+    let stages: Vec<String> = per_stage
+        .iter_mut()
+        .map(|(id, v)| {
+            v.sort_unstable();
+            format!("{id} {} ms", v[v.len() / 2])
+        })
+        .collect();
+    println!("  median per stage: {}", stages.join(", "));
 }
 
 fn main() {

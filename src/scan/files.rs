@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Files over this size are not content-scanned (SPEC §8.2, STR-008).
 pub const CONTENT_LIMIT: u64 = 5 * 1024 * 1024;
@@ -74,6 +76,43 @@ pub struct FileSet {
     pub packed: Vec<PackedContent>,
     /// Byte length of the compressed tarball.
     pub tarball_len: u64,
+    /// `is_referenced` answers for every non-runtime path of `files`, built on first use (after stage 0
+    /// has filled the set). Leave it at its default when building a `FileSet`.
+    pub ref_index: RefIndex,
+    /// Syntax trees shared between stage 2 and stage 3 (`syntax::TreeCache`). Leave it at its default.
+    pub trees: super::syntax::TreeCache,
+}
+
+/// See `FileSet::ref_index`. Asking each non-runtime path separately read every runtime code file once
+/// per path and per stage (issue #4: quadratic in the file count); the index reads each text once.
+#[derive(Debug, Clone, Default)]
+pub struct RefIndex(OnceLock<HashMap<String, bool>>);
+
+/// Root files whose text references a path (§8.2 "unless it is referenced").
+const REF_ROOTS: [&str; 5] = [
+    "SKILL.md",
+    "tank.json",
+    "skills.json",
+    "SKILL.json",
+    "package.json",
+];
+/// Code files whose text references a path when they are runtime files.
+const REF_CODE: [&str; 14] = [
+    ".py", ".pyw", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".sh", ".bash",
+    ".zsh", ".ps1",
+];
+
+/// What references `path`: the path, the path without its extension, and its dotted module path.
+fn ref_needles(path: &str) -> [String; 3] {
+    let no_ext = match path.rfind('.') {
+        Some(i) if i > path.rfind('/').map_or(0, |j| j + 1) => &path[..i],
+        _ => path,
+    };
+    [
+        path.to_string(),
+        no_ext.to_string(),
+        no_ext.replace('/', "."),
+    ]
 }
 
 impl FileSet {
@@ -184,36 +223,77 @@ impl FileSet {
     /// `package.json`) or a runtime code file. Not yet covered: Markdown files linked from `SKILL.md` and
     /// command strings of agent configuration / IDE files (stage 2/3 work; they parse those files).
     pub fn is_referenced(&self, path: &str) -> bool {
-        let no_ext = match path.rfind('.') {
-            Some(i) if i > path.rfind('/').map_or(0, |j| j + 1) => &path[..i],
-            _ => path,
-        };
-        let dotted = no_ext.replace('/', ".");
-        let needles = [path, no_ext, dotted.as_str()];
-        let hit = |t: &str| needles.iter().any(|n| t.contains(n));
-        let roots = [
-            "SKILL.md",
-            "tank.json",
-            "skills.json",
-            "SKILL.json",
-            "package.json",
-        ];
-        for r in roots {
+        let index = self.ref_index.0.get_or_init(|| self.build_ref_index());
+        match index.get(path) {
+            Some(r) => *r,
+            None => self.is_referenced_scan(path),
+        }
+    }
+
+    /// `is_referenced` for one path by reading the texts (paths outside the index).
+    fn is_referenced_scan(&self, path: &str) -> bool {
+        let needles = ref_needles(path);
+        let hit = |t: &str| needles.iter().any(|n| t.contains(n.as_str()));
+        for r in REF_ROOTS {
             if let Some(t) = self.root_ci(r).and_then(|f| f.text())
                 && hit(&t)
             {
                 return true;
             }
         }
-        const CODE: [&str; 14] = [
-            ".py", ".pyw", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".sh",
-            ".bash", ".zsh", ".ps1",
-        ];
         self.files.iter().any(|f| {
             f.path != path
-                && CODE.iter().any(|e| f.path.ends_with(e))
+                && REF_CODE.iter().any(|e| f.path.ends_with(e))
                 && !is_non_runtime_path(&f.path)
                 && f.text().is_some_and(|t| hit(&t))
         })
+    }
+
+    /// The answers for every non-runtime path of the set: one multi-literal search per text. Empty
+    /// (every path asked separately) when the search cannot be built.
+    fn build_ref_index(&self) -> HashMap<String, bool> {
+        let paths: Vec<&str> = self
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .filter(|p| is_non_runtime_path(p))
+            .collect();
+        if paths.is_empty() {
+            return HashMap::new();
+        }
+        // Pattern i belongs to paths[i / 3].
+        let patterns: Vec<String> = paths
+            .iter()
+            .flat_map(|p| ref_needles(p))
+            .map(|n| regex::escape(&n))
+            .collect();
+        let Ok(set) = regex::RegexSetBuilder::new(&patterns)
+            .size_limit(64 << 20)
+            .build()
+        else {
+            return HashMap::new();
+        };
+        let mut hit = vec![false; paths.len()];
+        let mut mark = |text: &str, except: Option<&str>| {
+            for i in set.matches(text).iter() {
+                if except != Some(paths[i / 3]) {
+                    hit[i / 3] = true;
+                }
+            }
+        };
+        for r in REF_ROOTS {
+            if let Some(t) = self.root_ci(r).and_then(|f| f.text()) {
+                mark(&t, None);
+            }
+        }
+        for f in &self.files {
+            if REF_CODE.iter().any(|e| f.path.ends_with(e))
+                && !is_non_runtime_path(&f.path)
+                && let Some(t) = f.text()
+            {
+                mark(&t, Some(&f.path));
+            }
+        }
+        paths.iter().map(|p| p.to_string()).zip(hit).collect()
     }
 }

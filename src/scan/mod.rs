@@ -84,6 +84,12 @@ const LATER_STAGES: [(&str, &str, Option<StageFn>); 5] = [
     ("stage5", "supply_chain", Some(supply::run)),
 ];
 
+/// The index in `LATER_STAGES` of the stage run on its own thread (stage 2).
+const PARALLEL_STAGE: usize = 1;
+
+/// A later stage's findings (None: it errored) and how long it took.
+type StageOutcome = (Option<Vec<Finding>>, Duration);
+
 /// Runs the six stages and builds the report. Never panics: a stage that panics or passes the deadline
 /// gets status `error`, its findings are dropped and SCN-001 is added (§8.1).
 pub fn scan(input: &ScanInput) -> ScanReport {
@@ -110,7 +116,7 @@ pub fn scan(input: &ScanInput) -> ScanReport {
         "stage0",
         "ingest",
         ok0.then_some(f0),
-        t0,
+        t0.elapsed(),
     );
 
     let ctx = StageCtx {
@@ -118,10 +124,39 @@ pub fn scan(input: &ScanInput) -> ScanReport {
         input,
         deadline,
     };
-    let mut not_run = Vec::new();
-    for (id, name, run) in LATER_STAGES {
+    // §8.1: stages 1–5 "run, in any order or in parallel". Stage 2 (code analysis, the longest) runs on
+    // a second thread while this one runs the others; each is recorded in stage order, so the report
+    // does not depend on which finishes first (issue #4).
+    let run_one = &|run: StageFn| {
         let t = Instant::now();
-        let Some(run) = run else {
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            ctx.check_deadline()?;
+            run(&ctx)
+        }));
+        (r.ok().and_then(Result::ok), t.elapsed())
+    };
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let mut results: Vec<Option<StageOutcome>> = Vec::with_capacity(LATER_STAGES.len());
+    std::thread::scope(|s| {
+        let mut side = None;
+        if parallel && let Some(run) = LATER_STAGES[PARALLEL_STAGE].2 {
+            side = std::thread::Builder::new()
+                .name("scan-stage2".into())
+                .spawn_scoped(s, move || run_one(run))
+                .ok();
+        }
+        for (i, &(_, _, run)) in LATER_STAGES.iter().enumerate() {
+            let here = i != PARALLEL_STAGE || side.is_none();
+            results.push(run.filter(|_| here).map(run_one));
+        }
+        if let Some(h) = side {
+            // A panic is caught inside `run_one`; a failed join counts as an errored stage.
+            results[PARALLEL_STAGE] = Some(h.join().unwrap_or((None, Duration::ZERO)));
+        }
+    });
+    let mut not_run = Vec::new();
+    for ((id, name, _), outcome) in LATER_STAGES.into_iter().zip(results) {
+        let Some((findings, took)) = outcome else {
             not_run.push((id, name));
             stages.push(StageResult {
                 stage_id: id,
@@ -131,18 +166,7 @@ pub fn scan(input: &ScanInput) -> ScanReport {
             });
             continue;
         };
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            ctx.check_deadline()?;
-            run(&ctx)
-        }));
-        record(
-            &mut all,
-            &mut stages,
-            id,
-            name,
-            r.ok().and_then(Result::ok),
-            t,
-        );
+        record(&mut all, &mut stages, id, name, findings, took);
     }
 
     if let Some(f) = scanner_error(&stages, Instant::now() >= deadline) {
@@ -234,7 +258,7 @@ fn record(
     id: &'static str,
     name: &'static str,
     findings: Option<Vec<Finding>>,
-    started: Instant,
+    took: Duration,
 ) {
     let status = match findings {
         Some(f) => {
@@ -247,7 +271,7 @@ fn record(
         stage_id: id,
         name,
         status,
-        duration_ms: started.elapsed().as_millis() as u64,
+        duration_ms: took.as_millis() as u64,
     });
 }
 

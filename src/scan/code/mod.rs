@@ -76,6 +76,23 @@ pub struct FileCtx<'a> {
     pub depth: u8,
 }
 
+/// Parses the text under analysis: a package file's own text through the tree cache it shares with
+/// stage 3, anything else (packed or decoded content) on its own.
+pub(crate) fn parse_file(
+    f: &FileCtx,
+    g: crate::scan::syntax::Grammar,
+) -> Result<tree_sitter::Tree, StageError> {
+    let own = f.depth == 0
+        && f.files
+            .get(&f.file.path)
+            .is_some_and(|x| std::ptr::eq(x, f.file));
+    if own {
+        f.files.trees.parse(&f.file.path, g, f.text, f.deadline)
+    } else {
+        crate::scan::syntax::parse(g, f.text, f.deadline)
+    }
+}
+
 /// Runtime status of a package path (§8.2 "Non-runtime files … unless it is referenced").
 pub fn is_runtime(files: &FileSet, path: &str) -> bool {
     !is_non_runtime_path(path) || files.is_referenced(path)

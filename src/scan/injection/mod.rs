@@ -171,7 +171,20 @@ fn scan_text(path: &str, kind: Kind, text: &str, env: &Env) -> Result<Vec<Hit>, 
                     kinds::JsDialect::Tsx => Grammar::Tsx,
                 },
             };
-            let blocks = sources::code_blocks(g, text, env.deadline)?;
+            // A package file's own text shares its tree with stage 2 (`syntax::TreeCache`).
+            let own = env.depth == 0
+                && env
+                    .files
+                    .and_then(|fs| fs.get(path))
+                    .and_then(|f| f.text())
+                    .is_some_and(|t| t == text);
+            let blocks = match env.files {
+                Some(fs) if own => {
+                    let tree = fs.trees.parse(path, g, text, env.deadline)?;
+                    sources::code_blocks_in(tree, g, text, env.deadline)?
+                }
+                _ => sources::code_blocks(g, text, env.deadline)?,
+            };
             hits.extend(engine::analyze(&blocks, env));
             hits.extend(format::pi005_blocks(&blocks));
         }

@@ -14,7 +14,16 @@ const MIN_LEN: usize = 40;
 const UP: usize = 8;
 
 pub fn code_blocks(g: Grammar, src: &str, deadline: Instant) -> Result<Vec<Block>, StageError> {
-    let tree = syntax::parse(g, src, deadline)?;
+    code_blocks_in(syntax::parse(g, src, deadline)?, g, src, deadline)
+}
+
+/// `code_blocks` of an already parsed text.
+pub fn code_blocks_in(
+    tree: tree_sitter::Tree,
+    g: Grammar,
+    src: &str,
+    deadline: Instant,
+) -> Result<Vec<Block>, StageError> {
     let python = g == Grammar::Python;
     let mut out = Vec::new();
     let mut stack = vec![tree.root_node()];

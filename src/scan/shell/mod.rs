@@ -62,13 +62,33 @@ pub const DECODED_PREFIX: &str = "In decoded data: ";
 /// Analyses shell text (a script, one command string, or a Markdown block read as shell) and returns
 /// the SH / CODE-009 hits. Never panics on any input; stops early at the deadline.
 pub fn analyze(text: &str, opts: &ShellOpts) -> Vec<ShellHit> {
+    analyze_seeing(text, opts, &mut |_| {})
+}
+
+/// `analyze`, also handing each batch of the model to `also` (stage 2 reads the scripts a text runs
+/// from the same parse instead of parsing the text a second time; issue #4).
+pub(crate) fn analyze_seeing(
+    text: &str,
+    opts: &ShellOpts,
+    also: &mut dyn FnMut(&model::Script),
+) -> Vec<ShellHit> {
     // §8.2: decoded data is re-scanned up to 64 KiB per file (per analysed text here).
     let budget = Cell::new(decode::MAX_DECODED);
-    analyze_inner(text, opts, 0, &budget)
+    analyze_with(text, opts, 0, &budget, also)
 }
 
 /// `nest`: depth of constant code analysed in place (`bash -c '…'`, `eval '…'`).
 fn analyze_inner(text: &str, opts: &ShellOpts, nest: u8, budget: &Cell<usize>) -> Vec<ShellHit> {
+    analyze_with(text, opts, nest, budget, &mut |_| {})
+}
+
+fn analyze_with(
+    text: &str,
+    opts: &ShellOpts,
+    nest: u8,
+    budget: &Cell<usize>,
+    also: &mut dyn FnMut(&model::Script),
+) -> Vec<ShellHit> {
     if Instant::now() >= opts.deadline {
         return Vec::new();
     }
@@ -76,6 +96,7 @@ fn analyze_inner(text: &str, opts: &ShellOpts, nest: u8, budget: &Cell<usize>) -
     model::build_each(text, opts.deadline, |script| {
         a.run(script);
         a.sh002_fifo(script);
+        also(script);
     });
     let mut hits = a.hits;
     // PowerShell does not parse as bash: token fallback, for lines the tree did not already judge.

@@ -4,7 +4,7 @@
 
 use super::model::{self, Cmd};
 use super::terms::{self, Runs};
-use super::{ShellHit, ShellOpts, analyze};
+use super::{ShellHit, ShellOpts, analyze, analyze_seeing};
 use crate::permissions::Permissions;
 use crate::scan::agent::{self, ConfigItems, IdeFile};
 use crate::scan::files::{FileSet, ScanFile, is_non_runtime_path};
@@ -66,10 +66,14 @@ pub(super) fn findings(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
         let base = agent_root(&f.path);
         let rt = runtime(&f.path);
         for cs in cmds {
-            for h in analyze(&cs.text, &opts) {
+            let mut used = Vec::new();
+            let hits = analyze_seeing(&cs.text, &opts, &mut |s| {
+                used.extend(used_scripts(files, &base, s));
+            });
+            for h in hits {
                 out.push(finding(&h, &f.path, cs.line, rt, ""));
             }
-            queue.extend(used_scripts(files, &base, &cs.text, ctx));
+            queue.extend(used);
         }
         ctx.check_deadline()?;
     }
@@ -97,14 +101,18 @@ pub(super) fn findings(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
             continue;
         };
         let rt = runtime(&f.path);
-        for h in analyze(&text, &opts) {
-            out.push(finding(&h, &f.path, Some(h.line), rt, ""));
-        }
         let dir = match f.path.rfind('/') {
             Some(j) => format!("{}/", &f.path[..j]),
             None => String::new(),
         };
-        queue.extend(used_scripts(files, &dir, &text, ctx));
+        let mut used = Vec::new();
+        let hits = analyze_seeing(&text, &opts, &mut |s| {
+            used.extend(used_scripts(files, &dir, s));
+        });
+        for h in hits {
+            out.push(finding(&h, &f.path, Some(h.line), rt, ""));
+        }
+        queue.extend(used);
         ctx.check_deadline()?;
     }
 
@@ -163,10 +171,9 @@ fn agent_root(path: &str) -> String {
 
 /// Package files that shell text runs as shell scripts (§8.2 kind by use, shell interpreters only:
 /// the other interpreters' kinds are the code analysers' business).
-fn used_scripts(files: &FileSet, dir: &str, text: &str, ctx: &StageCtx) -> Vec<String> {
-    let Some(script) = model::build(text, ctx.deadline) else {
-        return Vec::new();
-    };
+/// Reads one batch of a text's model (`analyze_seeing`), in order; a text whose parse ran out of time
+/// fails the stage at its next deadline check, so partial batches never reach a report.
+fn used_scripts(files: &FileSet, dir: &str, script: &model::Script) -> Vec<String> {
     let mut out = Vec::new();
     for p in script.pipelines() {
         for (k, c) in p.cmds.iter().enumerate() {

@@ -145,6 +145,18 @@ pub struct Ctx<'t> {
     pub src: &'t str,
     pub sym: Symbols<'t>,
     pub steps: std::cell::Cell<u32>,
+    /// Top-level `qual` / `fold` results by node id, with the step count each left behind. The taint
+    /// walks and the rules ask the same nodes many times (issue #4); a top-level call starts from zero
+    /// steps, so its result depends on the node alone, and a hit restores the count it would have left.
+    pub memo: Memo<'t>,
+}
+
+/// See `Ctx::memo`.
+#[derive(Default)]
+pub struct Memo<'t> {
+    pub(super) qual: std::cell::RefCell<std::collections::HashMap<usize, (Option<String>, u32)>>,
+    pub(super) fold: std::cell::RefCell<std::collections::HashMap<usize, (Option<Val>, u32)>>,
+    _t: std::marker::PhantomData<Node<'t>>,
 }
 
 impl<'t> Ctx<'t> {
@@ -154,7 +166,16 @@ impl<'t> Ctx<'t> {
 
     /// The constant value of an expression, if it folds (§8.2).
     pub fn fold(&self, n: Node<'t>) -> Option<Val> {
-        self.fold_d(n, 0)
+        if let Some((v, steps)) = self.memo.fold.borrow().get(&n.id()) {
+            self.steps.set(*steps);
+            return v.clone();
+        }
+        let v = self.fold_d(n, 0);
+        self.memo
+            .fold
+            .borrow_mut()
+            .insert(n.id(), (v.clone(), self.steps.get()));
+        v
     }
 
     /// The single string an expression folds to (not a loop alternative).

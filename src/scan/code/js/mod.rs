@@ -56,12 +56,17 @@ fn analyze_text(f: &FileCtx, text: &str, dialect: JsDialect) -> Result<CodeOutpu
         JsDialect::Ts => Grammar::TypeScript,
         JsDialect::Tsx => Grammar::Tsx,
     };
-    let tree = syntax::parse(g, text, f.deadline)?;
+    let tree = if std::ptr::eq(text, f.text) {
+        super::parse_file(f, g)?
+    } else {
+        syntax::parse(g, text, f.deadline)?
+    };
     let root = tree.root_node();
     let cx = Ctx {
         src: text,
         sym: Symbols::build(root, text),
         steps: Default::default(),
+        memo: Default::default(),
     };
     let mut js = Js {
         f,
@@ -73,6 +78,7 @@ fn analyze_text(f: &FileCtx, text: &str, dialect: JsDialect) -> Result<CodeOutpu
         taints: HashMap::new(),
         ticks: 0,
         decode_left: DECODE_BUDGET,
+        memo: JsMemo::default(),
     };
     js.taint_pass()?;
     js.rules_pass()?;
@@ -96,6 +102,16 @@ pub(super) struct Js<'c, 't> {
     taints: HashMap<usize, u8>,
     ticks: u32,
     decode_left: usize,
+    memo: JsMemo,
+}
+
+/// `is_send` and `source` by call node id. Both depend only on the node (their `q` argument is always
+/// the node's qualified callee); the taint pass asks them for every call in up to eight walks per
+/// function (issue #4).
+#[derive(Default)]
+struct JsMemo {
+    send: std::cell::RefCell<HashMap<usize, bool>>,
+    source: std::cell::RefCell<HashMap<usize, u8>>,
 }
 
 impl<'t> Js<'_, 't> {

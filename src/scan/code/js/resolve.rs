@@ -11,7 +11,16 @@ impl<'t> Ctx<'t> {
     /// `fetch`, `process.env.HOME`. A call denotes its callee (`fetch(u).then` → `fetch.then`), so
     /// members of call results (`https.request(o).write`) resolve. Unbound identifiers are globals.
     pub fn qual(&self, n: Node<'t>) -> Option<String> {
-        self.qual_d(n, 0)
+        if let Some((q, steps)) = self.memo.qual.borrow().get(&n.id()) {
+            self.steps.set(*steps);
+            return q.clone();
+        }
+        let q = self.qual_d(n, 0);
+        self.memo
+            .qual
+            .borrow_mut()
+            .insert(n.id(), (q.clone(), self.steps.get()));
+        q
     }
 
     /// Counts a step; false once the budget of this top-level call is spent.
@@ -41,14 +50,8 @@ impl<'t> Ctx<'t> {
                     }
                     Lookup::Ambiguous => {
                         // The same `require(…)` repeated in several functions resolves (chosen).
-                        let vals = self.sym.values(name);
-                        let first = vals.first()?;
-                        let same = vals.iter().all(|v| self.text(*v) == self.text(*first));
-                        if same {
-                            self.qual_d(*first, d + 1)
-                        } else {
-                            None
-                        }
+                        let first = self.sym.same_value(name)?;
+                        self.qual_d(first, d + 1)
                     }
                     _ => None,
                 }

@@ -32,6 +32,19 @@ pub enum Bind<'t> {
 pub struct Symbols<'t> {
     binds: HashMap<String, Vec<Bind<'t>>>,
     reassigned: HashSet<String>,
+    /// `lookup`'s answer per bound name, decided once after the walk: names such as `a`, `v` or
+    /// `values` are bound by hundreds of parameters, and scanning their lists on every lookup made
+    /// resolution quadratic in the file size (issue #4).
+    resolved: HashMap<String, Resolved>,
+}
+
+/// A precomputed `lookup` result: the index of the winning binding, or ambiguous.
+#[derive(Clone, Copy)]
+enum Resolved {
+    Bound(usize),
+    /// With the index of the first value binding when every value binding has the same text (the same
+    /// `require(…)` repeated in several functions; see `same_value`).
+    Ambiguous(Option<usize>),
 }
 
 /// Objects whose members are globals (`globalThis.eval` is `eval`).
@@ -107,6 +120,14 @@ impl<'t> Symbols<'t> {
                 break;
             }
         }
+        s.resolved = s
+            .binds
+            .iter()
+            .map(|(name, list)| {
+                let r = resolve(list, s.reassigned.contains(name), src);
+                (name.clone(), r)
+            })
+            .collect();
         s
     }
 
@@ -364,41 +385,26 @@ impl<'t> Symbols<'t> {
 
     /// The one binding of `name`; `None` when the name is unbound (a global) — see `Lookup`.
     pub fn lookup(&self, name: &str) -> Lookup<'_, 't> {
-        let Some(list) = self.binds.get(name) else {
-            return Lookup::Global;
-        };
-        let reassigned = self.reassigned.contains(name);
-        if let [only] = list.as_slice()
-            && !reassigned
-        {
-            return Lookup::Bound(only);
+        match self.resolved.get(name) {
+            None => Lookup::Global,
+            Some(Resolved::Ambiguous(_)) => Lookup::Ambiguous,
+            Some(Resolved::Bound(i)) => match self.binds.get(name).and_then(|l| l.get(*i)) {
+                Some(b) => Lookup::Bound(b),
+                None => Lookup::Ambiguous,
+            },
         }
-        // Loop variables: the loop binding wins over the parameter list's Opaque (same node).
-        if let Some(e) = list.iter().find(|b| matches!(b, Bind::Elems(_)))
-            && list.len() == 2
-        {
-            return Lookup::Bound(e);
-        }
-        // Imports and requires resolve even when a parameter elsewhere shadows the name (chosen).
-        if let Some(i) = list.iter().find(|b| matches!(b, Bind::Import(_))) {
-            return Lookup::Bound(i);
-        }
-        Lookup::Ambiguous
     }
 
-    /// All bindings of `name` whose value is a node, for "repeated identical requires".
-    pub fn values(&self, name: &str) -> Vec<Node<'t>> {
-        self.binds
-            .get(name)
-            .map(|l| {
-                l.iter()
-                    .filter_map(|b| match b {
-                        Bind::Value(v) => Some(*v),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// For an ambiguous name: its first value binding when all its value bindings have the same text
+    /// (decided once in `build`).
+    pub fn same_value(&self, name: &str) -> Option<Node<'t>> {
+        match self.resolved.get(name)? {
+            Resolved::Ambiguous(Some(i)) => match self.binds.get(name)?.get(*i)? {
+                Bind::Value(v) => Some(*v),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Same-file functions by name (`function f`, `const f = () => …`).
@@ -412,6 +418,32 @@ impl<'t> Symbols<'t> {
             _ => None,
         }
     }
+}
+
+/// Which binding of a name's list `lookup` returns (the rules once applied per lookup).
+fn resolve(list: &[Bind], reassigned: bool, src: &str) -> Resolved {
+    if list.len() == 1 && !reassigned {
+        return Resolved::Bound(0);
+    }
+    // Loop variables: the loop binding wins over the parameter list's Opaque (same node).
+    if list.len() == 2
+        && let Some(i) = list.iter().position(|b| matches!(b, Bind::Elems(_)))
+    {
+        return Resolved::Bound(i);
+    }
+    // Imports and requires resolve even when a parameter elsewhere shadows the name (chosen).
+    if let Some(i) = list.iter().position(|b| matches!(b, Bind::Import(_))) {
+        return Resolved::Bound(i);
+    }
+    let mut vals = list.iter().enumerate().filter_map(|(i, b)| match b {
+        Bind::Value(v) => Some((i, *v)),
+        _ => None,
+    });
+    let same = vals.next().filter(|(_, first)| {
+        let t = syntax::text(*first, src);
+        vals.all(|(_, v)| syntax::text(v, src) == t)
+    });
+    Resolved::Ambiguous(same.map(|(i, _)| i))
 }
 
 pub enum Lookup<'s, 't> {

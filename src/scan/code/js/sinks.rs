@@ -42,6 +42,15 @@ impl<'t> Js<'_, 't> {
     /// A send sink: a CODE-001 call, a method of a network handle (`req.write`, `socket.send`), or a
     /// process running a sender (`curl`, `wget`, `nc`, `scp`, `rsync`, `ftp`).
     pub(super) fn is_send(&self, n: Node<'t>, q: &str) -> bool {
+        if let Some(v) = self.memo.send.borrow().get(&n.id()) {
+            return *v;
+        }
+        let v = self.is_send_uncached(n, q);
+        self.memo.send.borrow_mut().insert(n.id(), v);
+        v
+    }
+
+    fn is_send_uncached(&self, n: Node<'t>, q: &str) -> bool {
         if self.net_hosts(n, q).is_some() {
             return true;
         }
@@ -172,6 +181,15 @@ impl<'t> Js<'_, 't> {
     /// Sources of a call: file reads of CRED paths / ENV files, dotenv, Deno env, network responses,
     /// decoders.
     pub(super) fn source(&self, n: Node<'t>, q: &str) -> u8 {
+        if let Some(v) = self.memo.source.borrow().get(&n.id()) {
+            return *v;
+        }
+        let v = self.source_uncached(n, q);
+        self.memo.source.borrow_mut().insert(n.id(), v);
+        v
+    }
+
+    fn source_uncached(&self, n: Node<'t>, q: &str) -> u8 {
         let mut t = 0;
         let qn = q
             .strip_prefix("fs.promises.")

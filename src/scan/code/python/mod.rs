@@ -178,7 +178,7 @@ pub fn analyze(f: &FileCtx) -> Result<CodeOutput, StageError> {
 
 /// `analyze` plus the file's facts for the multi-file exfiltration heuristic.
 pub fn analyze_with_facts(f: &FileCtx) -> Result<(CodeOutput, ChainFacts), StageError> {
-    let tree = syntax::parse(Grammar::Python, f.text, f.deadline)?;
+    let tree = super::parse_file(f, Grammar::Python)?;
     let root = tree.root_node();
     let mut py = Py {
         f,

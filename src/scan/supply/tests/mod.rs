@@ -24,6 +24,7 @@ pub(super) fn stage5(
         files: fs,
         packed: Vec::new(),
         tarball_len: 0,
+        ..FileSet::default()
     };
     let input = ScanInput {
         tarball: &[],
