@@ -3,8 +3,10 @@
 //! binary on loopback: sequential latency per kind over keep-alive, throughput with 4 and 16 clients, RSS,
 //! and start-up with a missing index.
 //!
-//! Run: `cargo bench --bench search` (optional: `-- --skills 100000 --seconds 5`). Under `cargo test` it
-//! does nothing (it only runs when cargo passes `--bench`).
+//! Run: `cargo bench --bench search` (optional: `-- --skills 100000 --seconds 5`; for profiling,
+//! `--data DIR` keeps the corpus and index in DIR and reuses them, `--only inprocess|http` runs one half and
+//! `--loops N` repeats the in-process measurement). Under `cargo test` it does nothing (it only runs when
+//! cargo passes `--bench`).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -411,7 +413,7 @@ fn main() {
     };
     let only = text_arg("--only");
     let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
-    let loops = arg("--loops", 1) as usize;
+    let loops = arg("--loops", 1).max(1) as usize;
     let dir = tempfile::tempdir().unwrap();
     let keep = text_arg("--data").is_some();
     let data = match text_arg("--data") {
