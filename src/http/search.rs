@@ -89,7 +89,10 @@ pub fn run_search(
         .search(&app.store, viewer, &pending, &parsed, page, limit)
         .map_err(AppError::internal)?;
     let ids: Vec<&str> = found.hits.iter().map(|h| &*h.skill_id).collect();
-    let rows = app.store.search_rows(&ids)?;
+    let rows = app
+        .search
+        .result_rows(&app.store, &ids)
+        .map_err(AppError::internal)?;
     let results = rows
         .iter()
         .map(|r| ResultRow {

@@ -79,6 +79,7 @@ pub struct SearchIndex {
     signal: tokio::sync::Notify,
     pub(crate) live: Option<LiveCache>,
     pub(crate) mask: Mutex<Option<super::rank::PrivateMask>>,
+    pub(crate) downloads: Mutex<Option<super::rank::DownloadCache>>,
     dir: Option<PathBuf>,
 }
 
@@ -148,6 +149,7 @@ impl SearchIndex {
             signal: tokio::sync::Notify::new(),
             live,
             mask: Mutex::new(None),
+            downloads: Mutex::new(None),
             dir,
         })
     }

@@ -5,12 +5,14 @@
 
 use super::index::{Result, SearchIndex, SegmentDocs, Snapshot};
 use super::query::{self, Parsed, ParsedQuery};
-use crate::store::{PrivateSkill, Store, Viewer};
+use super::schema::Fields;
+use crate::store::{PrivateSkill, SearchRow, Store, Viewer};
 use std::cmp::Ordering;
 use std::sync::Arc;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::AllQuery;
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED, Term};
 
 /// Page and limit bounds (SPEC §3.3).
 pub const MAX_PAGE: u64 = 10_000;
@@ -27,6 +29,37 @@ pub struct Hit {
 pub struct SearchPage {
     pub total: u64,
     pub hits: Vec<Hit>,
+}
+
+/// Marks a document whose stored download count is not cached.
+const UNKNOWN: i64 = i64::MIN;
+
+/// Stored download counts per document of one snapshot, read under one data version (SPEC §7: downloads
+/// are live; any commit changes the version and drops them).
+pub(crate) struct DownloadCache {
+    /// (`PRAGMA data_version`, snapshot generation).
+    key: (i64, u64),
+    segments: Vec<Vec<i64>>,
+}
+
+impl DownloadCache {
+    fn get(&self, m: &Match) -> Option<i64> {
+        self.segments
+            .get(m.seg as usize)
+            .and_then(|s| s.get(m.doc as usize))
+            .copied()
+            .filter(|n| *n != UNKNOWN)
+    }
+
+    fn set(&mut self, m: &Match, n: i64) {
+        if let Some(slot) = self
+            .segments
+            .get_mut(m.seg as usize)
+            .and_then(|s| s.get_mut(m.doc as usize))
+        {
+            *slot = n;
+        }
+    }
 }
 
 /// Hidden documents of one segment, as a bit per document.
@@ -52,6 +85,7 @@ struct MatchCollector<'a> {
     snapshot: &'a Snapshot,
     hidden: &'a [Option<Arc<Hidden>>],
     query: Option<Arc<ParsedQuery>>,
+    fields: Fields,
     scoring: bool,
 }
 
@@ -60,7 +94,37 @@ struct MatchSegment {
     docs: Arc<SegmentDocs>,
     hidden: Option<Arc<Hidden>>,
     query: Option<Arc<ParsedQuery>>,
+    /// The only documents of the segment that can be in tier 1 or 2 (sorted), or None to check every match.
+    tier_candidates: Option<Vec<DocId>>,
     out: Vec<Match>,
+}
+
+/// Documents of a segment whose full name or bare name equals `q`: a superset of tiers 1 and 2 for a query
+/// that is not a scope query (the `name` and `bare` fields hold exactly the values `query::tier` compares:
+/// the lower-case name and its bare part). Scope queries return None: every match is checked.
+fn tier_candidates(
+    reader: &SegmentReader,
+    fields: &Fields,
+    pq: &ParsedQuery,
+) -> tantivy::Result<Option<Vec<DocId>>> {
+    if pq.scope.is_some() {
+        return Ok(None);
+    }
+    let mut docs = Vec::new();
+    for field in [fields.name, fields.bare] {
+        let inverted = reader.inverted_index(field)?;
+        let term = Term::from_field_text(field, &pq.q);
+        if let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)? {
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                docs.push(doc);
+                doc = postings.advance();
+            }
+        }
+    }
+    docs.sort_unstable();
+    docs.dedup();
+    Ok(Some(docs))
 }
 
 impl Collector for MatchCollector<'_> {
@@ -70,7 +134,7 @@ impl Collector for MatchCollector<'_> {
     fn for_segment(
         &self,
         ord: SegmentOrdinal,
-        _reader: &SegmentReader,
+        reader: &SegmentReader,
     ) -> tantivy::Result<MatchSegment> {
         let docs = self
             .snapshot
@@ -80,11 +144,16 @@ impl Collector for MatchCollector<'_> {
             .ok_or_else(|| {
                 tantivy::TantivyError::InternalError("segment data missing from snapshot".into())
             })?;
+        let tier_candidates = match &self.query {
+            Some(pq) => tier_candidates(reader, &self.fields, pq)?,
+            None => None,
+        };
         Ok(MatchSegment {
             seg: ord,
             docs,
             hidden: self.hidden.get(ord as usize).cloned().flatten(),
             query: self.query.clone(),
+            tier_candidates,
             out: Vec::new(),
         })
     }
@@ -109,8 +178,12 @@ impl SegmentCollector for MatchSegment {
         if self.hidden.as_ref().is_some_and(|h| h.contains(doc)) {
             return;
         }
+        let candidate = self
+            .tier_candidates
+            .as_ref()
+            .is_none_or(|c| c.binary_search(&doc).is_ok());
         let tier = match (&self.query, self.docs.docs.get(doc as usize)) {
-            (Some(q), Some(meta)) => query::tier(q, &meta.name),
+            (Some(q), Some(meta)) if candidate => query::tier(q, &meta.name),
             _ => 3,
         };
         // Tiers 1 and 2 have no relevance order: only downloads and name (SPEC §7).
@@ -254,6 +327,7 @@ impl SearchIndex {
                         snapshot: &snapshot,
                         hidden: &hidden,
                         query: None,
+                        fields: self.fields,
                         scoring: false,
                     },
                 )?;
@@ -267,6 +341,7 @@ impl SearchIndex {
                         snapshot: &snapshot,
                         hidden: &hidden,
                         query: Some(Arc::new(pq.clone())),
+                        fields: self.fields,
                         scoring: true,
                     },
                 )?;
@@ -275,26 +350,98 @@ impl SearchIndex {
         }
     }
 
-    /// Live downloads (stored + unflushed) of the given skills, in their order.
+    /// The result rows of `skill_ids` (SPEC §3.3), read live: through the cache of the live data when the
+    /// index has one, else straight from SQLite. Same order and omissions as [`Store::search_rows`].
+    pub fn result_rows(&self, store: &Store, skill_ids: &[&str]) -> Result<Vec<SearchRow>> {
+        Ok(match &self.live {
+            Some(live) => live.search_rows(store, skill_ids)?,
+            None => store.search_rows(skill_ids)?,
+        })
+    }
+
+    /// Live downloads (stored + unflushed) of the given matches, in their order. Stored counts come from
+    /// the per-document cache while the database and the snapshot are unchanged; the rest from SQLite in one
+    /// statement.
     fn live_downloads(
         &self,
         store: &Store,
         pending: &dyn Fn(&str) -> i64,
-        ids: &[&str],
+        snapshot: &Snapshot,
+        matches: &[Match],
     ) -> Result<Vec<i64>> {
+        let id = |m: &Match| &*snapshot.segments[m.seg as usize].docs[m.doc as usize].id;
         let mut stored = match &self.live {
-            Some(live) => live.downloads(store, ids)?,
+            Some(live) => {
+                let key = (
+                    live.version()?,
+                    snapshot.searcher.generation().generation_id(),
+                );
+                self.cached_downloads(store, snapshot, key, matches)?
+            }
             None => {
-                let m = store.downloads_of(ids)?;
-                ids.iter()
-                    .map(|id| m.get(*id).copied().unwrap_or(0))
-                    .collect()
+                let ids: Vec<&str> = matches.iter().map(id).collect();
+                store.downloads_of(&ids)?
             }
         };
-        for (n, id) in stored.iter_mut().zip(ids) {
-            *n += pending(id);
+        for (n, m) in stored.iter_mut().zip(matches) {
+            *n += pending(id(m));
         }
         Ok(stored)
+    }
+
+    /// Stored downloads of `matches` under `key` (data version, snapshot generation): cached values, and
+    /// one SQLite read for the documents not cached yet. Values read after `key.0` was observed are cached
+    /// only while the cache still belongs to `key` (a later commit always invalidates them).
+    fn cached_downloads(
+        &self,
+        store: &Store,
+        snapshot: &Snapshot,
+        key: (i64, u64),
+        matches: &[Match],
+    ) -> Result<Vec<i64>> {
+        let mut out = vec![0i64; matches.len()];
+        let mut missing: Vec<usize> = Vec::new();
+        {
+            let mut cache = self.downloads.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.as_ref().is_none_or(|c| c.key != key) {
+                *cache = Some(DownloadCache {
+                    key,
+                    segments: snapshot
+                        .segments
+                        .iter()
+                        .map(|s| vec![UNKNOWN; s.docs.len()])
+                        .collect(),
+                });
+            }
+            if let Some(c) = cache.as_ref() {
+                for (i, m) in matches.iter().enumerate() {
+                    match c.get(m) {
+                        Some(n) => out[i] = n,
+                        None => missing.push(i),
+                    }
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<&str> = missing
+            .iter()
+            .map(|&i| {
+                let m = &matches[i];
+                &*snapshot.segments[m.seg as usize].docs[m.doc as usize].id
+            })
+            .collect();
+        let fresh = store.downloads_of(&ids)?;
+        let mut cache = self.downloads.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = cache.as_mut().filter(|c| c.key == key);
+        for (&i, &n) in missing.iter().zip(&fresh) {
+            out[i] = n;
+            if let Some(c) = cache.as_deref_mut() {
+                c.set(&matches[i], n);
+            }
+        }
+        Ok(out)
     }
 
     /// Empty `q`: `updatedAt` descending, then name ascending (SPEC §7).
@@ -327,9 +474,8 @@ impl SearchIndex {
             matches.truncate(end);
         }
         matches.sort_unstable_by(cmp);
-        let page: Vec<&Match> = matches[offset..].iter().collect();
-        let ids: Vec<&str> = page.iter().map(|m| &*meta(m).id).collect();
-        let downloads = self.live_downloads(store, pending, &ids)?;
+        let page = &matches[offset..];
+        let downloads = self.live_downloads(store, pending, snapshot, page)?;
         Ok(SearchPage {
             total,
             hits: page
@@ -374,8 +520,7 @@ impl SearchIndex {
             matches.retain(|m| primary(m, &boundary) != Ordering::Greater);
         }
         let meta = |m: &Match| &snapshot.segments[m.seg as usize].docs[m.doc as usize];
-        let ids: Vec<&str> = matches.iter().map(|m| &*meta(m).id).collect();
-        let downloads = self.live_downloads(store, pending, &ids)?;
+        let downloads = self.live_downloads(store, pending, snapshot, &matches)?;
         // Sort keys resolved once: a tie group can hold thousands of documents.
         let mut keyed: Vec<(Match, i64, &str)> = matches
             .iter()

@@ -72,6 +72,11 @@ const META_REQUEST: &str = "reindex_request";
 const META_DONE: &str = "reindex_done";
 const META_COUNT: &str = "reindex_count";
 
+/// A list of ids as the JSON array `json_each` reads.
+fn json_ids(ids: &[&str]) -> Result<String> {
+    serde_json::to_string(ids).map_err(|e| super::StoreError::Corrupt(e.to_string()))
+}
+
 fn meta_get(c: &Connection, key: &str) -> Result<Option<String>> {
     Ok(
         c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -192,56 +197,75 @@ impl Store {
         })
     }
 
-    /// Stored all-time downloads of each skill (published versions; unflushed increments not included).
-    pub fn downloads_of(&self, skill_ids: &[&str]) -> Result<HashMap<String, i64>> {
+    /// Stored all-time downloads of each skill (published versions; unflushed increments not included), in
+    /// the order of `skill_ids`. One statement for the whole list (the ids go in as a JSON array).
+    pub fn downloads_of(&self, skill_ids: &[&str]) -> Result<Vec<i64>> {
+        if skill_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Asked in id order: neighbouring ids share index pages, which SQLite then reads once.
+        let mut order: Vec<usize> = (0..skill_ids.len()).collect();
+        order.sort_unstable_by_key(|&i| skill_ids[i]);
+        let sorted: Vec<&str> = order.iter().map(|&i| skill_ids[i]).collect();
+        let ids = json_ids(&sorted)?;
         self.read(|c| {
             // `+state`: keeps the planner on the (skill_id, version_key) index instead of versions_state,
             // which matches nearly every row.
             let mut st = c.prepare_cached(
-                "SELECT COALESCE(SUM(downloads), 0) FROM versions WHERE skill_id = ?1 AND +state = 'published'",
+                "SELECT j.key, (SELECT COALESCE(SUM(downloads), 0) FROM versions
+                                WHERE skill_id = j.value AND +state = 'published')
+                 FROM json_each(?1) j",
             )?;
-            let mut out = HashMap::with_capacity(skill_ids.len());
-            for id in skill_ids {
-                let n: i64 = st.query_row([id], |r| r.get(0))?;
-                out.insert((*id).to_string(), n);
+            let mut out = vec![0i64; skill_ids.len()];
+            let mut rows = st.query([&ids])?;
+            while let Some(r) = rows.next()? {
+                let (k, n): (usize, i64) = (r.get(0)?, r.get(1)?);
+                if let Some(slot) = order.get(k).and_then(|&i| out.get_mut(i)) {
+                    *slot = n;
+                }
             }
             Ok(out)
         })
     }
 
     /// The rows of a result page, in the order of `skill_ids`; skills that lost their published version
-    /// are skipped.
+    /// are skipped. One statement for the whole page.
     pub fn search_rows(&self, skill_ids: &[&str]) -> Result<Vec<SearchRow>> {
+        if skill_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_ids(skill_ids)?;
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT s.id, s.name, s.description, s.visibility, v.version, COALESCE(v.audit_score, 0),
+                "SELECT j.key, s.id, s.name, s.description, s.visibility, v.version, COALESCE(v.audit_score, 0),
                         COALESCE(v.verdict, ''), u.username, COALESCE(s.updated_at, 0),
                         (SELECT COUNT(*) FROM stars WHERE skill_id = s.id)
-                 FROM skills s JOIN versions v ON v.id = s.latest_version_id LEFT JOIN users u ON u.id = v.created_by
-                 WHERE s.id = ?1",
+                 FROM json_each(?1) j JOIN skills s ON s.id = j.value
+                      JOIN versions v ON v.id = s.latest_version_id LEFT JOIN users u ON u.id = v.created_by",
             )?;
-            let mut out = Vec::with_capacity(skill_ids.len());
-            for id in skill_ids {
-                let row = st
-                    .query_row([id], |r| {
-                        let vis: String = r.get(3)?;
-                        Ok(SearchRow {
-                            id: r.get(0)?,
-                            name: r.get(1)?,
-                            description: r.get(2)?,
+            let mut keyed: Vec<(usize, SearchRow)> = st
+                .query_map([&ids], |r| {
+                    let vis: String = r.get(4)?;
+                    Ok((
+                        r.get(0)?,
+                        SearchRow {
+                            id: r.get(1)?,
+                            name: r.get(2)?,
+                            description: r.get(3)?,
                             visibility: Visibility::parse(&vis).unwrap_or(Visibility::Private),
-                            latest_version: r.get(4)?,
-                            audit_score: r.get(5)?,
-                            verdict: r.get(6)?,
-                            publisher: r.get(7)?,
-                            updated_at: r.get(8)?,
-                            stars: r.get(9)?,
-                        })
-                    })
-                    .optional()?;
-                out.extend(row);
-            }
-            Ok(out)
+                            latest_version: r.get(5)?,
+                            audit_score: r.get(6)?,
+                            verdict: r.get(7)?,
+                            publisher: r.get(8)?,
+                            updated_at: r.get(9)?,
+                            stars: r.get(10)?,
+                        },
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            // Stable: the order of `skill_ids` (a repeated id keeps its repeats, as one query per id did).
+            keyed.sort_by_key(|(i, _)| *i);
+            Ok(keyed.into_iter().map(|(_, r)| r).collect())
         })
     }
 
@@ -283,10 +307,11 @@ impl Store {
     }
 }
 
-/// Caches of data that searches read on every request (the private skills, stored download counts),
-/// valid while no connection has committed anything since they were read. `PRAGMA data_version` on a
-/// connection of its own tells (it changes whenever another connection commits, in this process or in an
-/// admin command), so visibility and download changes still reach the next search (SPEC §7 freshness).
+/// Caches of data that searches read on every request (the private skills here; the search index keeps the
+/// stored download counts it looked up under [`LiveCache::version`]), valid while no connection has committed
+/// anything since they were read. `PRAGMA data_version` on a connection of its own tells (it changes whenever
+/// another connection commits, in this process or in an admin command), so visibility and download changes
+/// still reach the next search (SPEC §7 freshness).
 pub struct LiveCache {
     watch: Mutex<Connection>,
     state: Mutex<CacheState>,
@@ -296,11 +321,11 @@ pub struct LiveCache {
 struct CacheState {
     version: Option<i64>,
     private: Option<Arc<Vec<PrivateSkill>>>,
-    downloads: HashMap<Arc<str>, i64>,
+    rows: HashMap<Arc<str>, SearchRow>,
 }
 
-/// Bounds the download cache; it is cleared when full (a search touches at most a few thousand skills).
-const MAX_CACHED_DOWNLOADS: usize = 200_000;
+/// Bounds the result-row cache; it is cleared when full.
+const MAX_CACHED_ROWS: usize = 20_000;
 
 impl LiveCache {
     pub fn open(db_path: &Path) -> Result<LiveCache> {
@@ -323,7 +348,7 @@ impl LiveCache {
     /// Clears the caches when the database changed. Values read afterwards are at least as new as the
     /// version recorded, so a later commit always invalidates them.
     /// Returns the version observed: values read after it may be cached only while it is still current.
-    fn validate(&self) -> Result<i64> {
+    pub fn version(&self) -> Result<i64> {
         let v = self.data_version()?;
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if s.version != Some(v) {
@@ -337,7 +362,7 @@ impl LiveCache {
 
     /// Every private skill with a published version.
     pub fn private_skills(&self, store: &Store) -> Result<Arc<Vec<PrivateSkill>>> {
-        let v = self.validate()?;
+        let v = self.version()?;
         if let Some(p) = &self.state.lock().unwrap_or_else(|e| e.into_inner()).private {
             return Ok(p.clone());
         }
@@ -349,39 +374,42 @@ impl LiveCache {
         Ok(fresh)
     }
 
-    /// Stored downloads of each skill, in the order of `ids` (unflushed increments are the caller's).
-    pub fn downloads(&self, store: &Store, ids: &[&str]) -> Result<Vec<i64>> {
-        let v = self.validate()?;
-        let mut out = Vec::with_capacity(ids.len());
-        let mut missing: Vec<(usize, &str)> = Vec::new();
+    /// The rows of a result page as [`Store::search_rows`] returns them (order of `skill_ids`, skills without
+    /// a published version skipped): cached rows, and one SQLite read for the others.
+    pub fn search_rows(&self, store: &Store, skill_ids: &[&str]) -> Result<Vec<SearchRow>> {
+        let v = self.version()?;
+        let mut found: Vec<Option<SearchRow>> = Vec::with_capacity(skill_ids.len());
+        let mut missing: Vec<&str> = Vec::new();
         {
             let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            for (i, id) in ids.iter().enumerate() {
-                match s.downloads.get(*id) {
-                    Some(n) => out.push(*n),
-                    None => {
-                        out.push(0);
-                        missing.push((i, id));
+            for id in skill_ids {
+                let row = s.rows.get(*id).cloned();
+                if row.is_none() {
+                    missing.push(id);
+                }
+                found.push(row);
+            }
+        }
+        if !missing.is_empty() {
+            let fresh = store.search_rows(&missing)?;
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let current = s.version == Some(v);
+            if current && s.rows.len() + fresh.len() > MAX_CACHED_ROWS {
+                s.rows.clear();
+            }
+            let mut fresh = fresh.into_iter().peekable();
+            for (slot, id) in found.iter_mut().zip(skill_ids) {
+                // `fresh` follows the order of `missing`, itself in the order of `skill_ids`.
+                if slot.is_none() && fresh.peek().is_some_and(|r| r.id == *id) {
+                    if let Some(row) = fresh.next() {
+                        if current {
+                            s.rows.insert(Arc::from(row.id.as_str()), row.clone());
+                        }
+                        *slot = Some(row);
                     }
                 }
             }
         }
-        if !missing.is_empty() {
-            let ask: Vec<&str> = missing.iter().map(|(_, id)| *id).collect();
-            let fresh = store.downloads_of(&ask)?;
-            for (i, id) in &missing {
-                out[*i] = fresh.get(*id).copied().unwrap_or(0);
-            }
-            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if s.version == Some(v) {
-                if s.downloads.len() + fresh.len() > MAX_CACHED_DOWNLOADS {
-                    s.downloads.clear();
-                }
-                for (k, n) in fresh {
-                    s.downloads.insert(Arc::from(k), n);
-                }
-            }
-        }
-        Ok(out)
+        Ok(found.into_iter().flatten().collect())
     }
 }
