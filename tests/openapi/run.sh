@@ -55,50 +55,15 @@ if ! venv_ready; then
 fi
 
 # --- server ----------------------------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tank-openapi.XXXXXX")
-DATA="$WORK/data"
-LOG="$WORK/server.log"
-SERVER_PID=""
-cleanup() {
-    local rc=$?
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [ "$rc" -ne 0 ] && [ -f "$LOG" ]; then
-        echo "---- server log (last 40 lines) ----" >&2
-        tail -n 40 "$LOG" >&2 || true
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+source "$ROOT/tests/server.sh"
+server_workdir openapi
 
-cli() { "$BIN" --data-dir "$DATA" "$@"; }
 cli user create alice --email alice@example.com --display-name "Alice Doe" >/dev/null
 cli org create acme --owner alice >/dev/null
 TOKEN=$(cli token create --user alice --scopes skills:read,skills:publish --label openapi)
 case "$TOKEN" in tank_*) ;; *) echo "error: unexpected token output" >&2; exit 1;; esac
 
-NO_COLOR=1 TANK_LOG=info "$BIN" --data-dir "$DATA" serve --listen 127.0.0.1:0 --rate-limit off 2>"$LOG" &
-SERVER_PID=$!
-URL=""
-for _ in $(seq 1 200); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "error: the server exited during start-up" >&2
-        exit 1
-    fi
-    # `listening on 127.0.0.1:PORT (public URL http://127.0.0.1:PORT)`; strip ANSI colour codes first.
-    URL=$(sed -e 's/\x1b\[[0-9;]*m//g' "$LOG" | sed -n 's/.*listening on [^ ]* (public URL \(http[^) ]*\)).*/\1/p' | head -n 1)
-    [ -n "$URL" ] && break
-    sleep 0.05
-done
-[ -n "$URL" ] || { echo "error: no 'listening on' line from the server" >&2; exit 1; }
-echo "== openapi: server at $URL (pid $SERVER_PID)"
+server_start openapi --rate-limit off
 
 # --- validation ------------------------------------------------------------------------------------------
 echo "== openapi: validating $URL/api/v1/openapi.json against the OpenAPI 3.1 schema"
