@@ -26,9 +26,11 @@ pub fn code_blocks_in(
 ) -> Result<Vec<Block>, StageError> {
     let python = g == Grammar::Python;
     let mut out = Vec::new();
-    let mut stack = vec![tree.root_node()];
+    // Pre-order with one cursor (not a cursor and a child list per node, issue #4).
+    let mut cur = tree.root_node().walk();
     let mut steps = 0u32;
-    while let Some(n) = stack.pop() {
+    'walk: loop {
+        let n = cur.node();
         steps += 1;
         if steps & 4095 == 0 && Instant::now() >= deadline {
             return Err(StageError::Timeout);
@@ -49,11 +51,14 @@ pub fn code_blocks_in(
                 b.group = out.len() + 1;
                 out.push(b);
             }
+        } else if cur.goto_first_child() {
             continue;
         }
-        let mut c = n.walk();
-        let kids: Vec<Node> = n.children(&mut c).collect();
-        stack.extend(kids.into_iter().rev());
+        while !cur.goto_next_sibling() {
+            if !cur.goto_parent() {
+                break 'walk;
+            }
+        }
     }
     Ok(out)
 }

@@ -12,7 +12,7 @@ use super::Js;
 use super::fold::args;
 use super::scope::{MAX_DEPTH, is_function, strip};
 use crate::scan::{StageError, vocab};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
 pub const ENV_CRED: u8 = 1;
@@ -49,6 +49,8 @@ pub(super) struct Walk {
     pub(super) vars: Vars,
     ret: u8,
     param_hit: bool,
+    /// A send call was met in a reporting or summary pass.
+    sends: bool,
     mode: Mode,
 }
 
@@ -61,6 +63,9 @@ impl<'t> Js<'_, 't> {
         // Units: the module top level and every function that is not a callback argument.
         let mut units = vec![self.root];
         let mut named: Vec<Node<'t>> = Vec::new();
+        // Ids of the functions that are units of their own (`named`, never truncated): the unit walks
+        // skip them without asking each function node for its parent again (issue #4).
+        let mut own: HashSet<usize> = HashSet::new();
         let mut cur = self.root.walk();
         let mut up = false;
         loop {
@@ -70,6 +75,7 @@ impl<'t> Js<'_, 't> {
                 if is_function(n.kind()) && !is_callback(n) {
                     units.push(n);
                     named.push(n);
+                    own.insert(n.id());
                 }
                 if cur.goto_first_child() {
                     continue;
@@ -86,23 +92,33 @@ impl<'t> Js<'_, 't> {
         let empty = HashMap::new();
         // Module state first (no summaries), then summaries of functions, then the reporting walks.
         let module = self
-            .walk_unit(self.root, Vars::new(), Mode::Quiet, &empty)?
+            .walk_unit(self.root, Vars::new(), Mode::Quiet, &empty, &own)?
             .vars;
         let mut summaries: HashMap<usize, Summary> = HashMap::new();
         for f in named.iter().take(500) {
             let params = self.params(*f);
-            let base =
-                self.walk_unit(*f, self.unit_start(&module, &params), Mode::Quiet, &empty)?;
+            // Summary mode changes no state, only notes sends; with no PARAM in the start state
+            // nothing is recorded, but `sends` tells whether any parameter walk could hit.
+            let base = self.walk_unit(
+                *f,
+                self.unit_start(&module, &params),
+                Mode::Summary,
+                &empty,
+                &own,
+            )?;
             let mut s = Summary {
                 ret: base.ret & !PARAM,
                 param_sink: vec![false; params.len()],
             };
-            for (i, p) in params.iter().enumerate().take(8) {
+            // A parameter reaches a sink only through a send call walked in the unit; `is_send`
+            // depends on the call node alone, so without one every parameter walk finds nothing.
+            let walks = if base.sends { 8 } else { 0 };
+            for (i, p) in params.iter().enumerate().take(walks) {
                 let mut start = self.unit_start(&module, &params);
                 for name in p {
                     start.insert(name.clone(), PARAM);
                 }
-                let w = self.walk_unit(*f, start, Mode::Summary, &empty)?;
+                let w = self.walk_unit(*f, start, Mode::Summary, &empty, &own)?;
                 s.param_sink[i] = w.param_hit;
             }
             summaries.insert(f.id(), s);
@@ -113,7 +129,7 @@ impl<'t> Js<'_, 't> {
             } else {
                 self.unit_start(&module, &self.params(u))
             };
-            self.walk_unit(u, start, Mode::Report, &summaries)?;
+            self.walk_unit(u, start, Mode::Report, &summaries, &own)?;
         }
         Ok(())
     }
@@ -194,11 +210,13 @@ impl<'t> Js<'_, 't> {
         start: Vars,
         mode: Mode,
         sums: &HashMap<usize, Summary>,
+        own: &HashSet<usize>,
     ) -> Result<Walk, StageError> {
         let mut w = Walk {
             vars: start,
             ret: 0,
             param_hit: false,
+            sends: false,
             mode: Mode::Quiet,
         };
         let body = if unit.id() == self.root.id() {
@@ -215,16 +233,24 @@ impl<'t> Js<'_, 't> {
                 // An arrow function's expression body is its return value.
                 w.ret |= self.expr(&w, body, sums, 0);
             }
-            let mut stack = vec![body];
-            while let Some(n) = stack.pop() {
+            // Pre-order over the body with one cursor (a cursor and a child list per node was a
+            // large part of the walk's cost, issue #4); the cursor cannot leave `body`.
+            let mut cur = body.walk();
+            'walk: loop {
                 self.tick()?;
-                if n.id() != body.id() && is_function(n.kind()) && !is_callback(n) {
-                    continue;
+                let n = cur.node();
+                let nested = n.id() != body.id() && own.contains(&n.id());
+                if !nested {
+                    self.step(&mut w, n, sums);
+                    if cur.goto_first_child() {
+                        continue;
+                    }
                 }
-                self.step(&mut w, n, sums);
-                let mut cur = n.walk();
-                let kids: Vec<Node> = n.children(&mut cur).collect();
-                stack.extend(kids.into_iter().rev());
+                while !cur.goto_next_sibling() {
+                    if !cur.goto_parent() {
+                        break 'walk;
+                    }
+                }
             }
         }
         Ok(w)
@@ -365,6 +391,7 @@ impl<'t> Js<'_, 't> {
         if !self.is_send(n, &q) {
             return;
         }
+        w.sends = true;
         match w.mode {
             Mode::Summary if all & PARAM != 0 => w.param_hit = true,
             Mode::Report if all & SENSITIVE != 0 && !self.excepted(n, &q, w, sums) => {

@@ -36,6 +36,25 @@ pub(super) fn kids(n: Node) -> Vec<Node> {
     n.named_children(&mut c).collect()
 }
 
+/// Moves a cursor to the next named node in pre-order, into the current node's children when
+/// `descend`; anonymous nodes (tokens) are skipped with their subtrees, as `kids` skips them. False
+/// at the end of the cursor's tree.
+fn next_named(cur: &mut tree_sitter::TreeCursor, descend: bool) -> bool {
+    if descend && cur.goto_first_child() && cur.node().is_named() {
+        return true;
+    }
+    loop {
+        while cur.goto_next_sibling() {
+            if cur.node().is_named() {
+                return true;
+            }
+        }
+        if !cur.goto_parent() {
+            return false;
+        }
+    }
+}
+
 /// All children of a node (named or not).
 pub(super) fn all_kids(n: Node) -> Vec<Node> {
     let mut c = n.walk();
@@ -554,21 +573,33 @@ impl<'t> Py<'t> {
 
     /// Visits every call and environment access inside an expression.
     pub fn scan_expr(&mut self, node: Node<'t>, sc: &mut Scope<'t>) {
-        let mut stack = vec![node];
-        while let Some(n) = stack.pop() {
+        // Pre-order over named nodes with one cursor (not a cursor and a child list per node, issue
+        // #4); the cursor cannot leave `node`.
+        let mut cur = node.walk();
+        loop {
             if !self.tick() {
                 return;
             }
-            match n.kind() {
-                "function_definition" | "class_definition" | "comment" => continue,
-                "call" => self.check_call(n, sc),
-                "subscript" => self.env_subscript(n, sc),
-                "dictionary_splat" => self.harvest_splat(n, sc),
-                _ => {}
+            let n = cur.node();
+            let descend = match n.kind() {
+                "function_definition" | "class_definition" | "comment" => false,
+                "call" => {
+                    self.check_call(n, sc);
+                    true
+                }
+                "subscript" => {
+                    self.env_subscript(n, sc);
+                    true
+                }
+                "dictionary_splat" => {
+                    self.harvest_splat(n, sc);
+                    true
+                }
+                _ => true,
+            };
+            if !next_named(&mut cur, descend) {
+                return;
             }
-            let mut ks = kids(n);
-            ks.reverse();
-            stack.extend(ks);
         }
     }
 }
