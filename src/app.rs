@@ -118,16 +118,15 @@ impl Downloads {
 
     /// Writes the pending increments in one transaction; on failure they are put back.
     pub fn flush(&self, store: &Store) -> crate::store::Result<()> {
-        let batch: HashMap<String, (String, i64)> =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        // Readers add pending to stored values; holding the lock from the take across the write (and the
+        // store's update of its in-memory totals) keeps them from counting an increment twice or not at all.
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let batch: HashMap<String, (String, i64)> = std::mem::take(&mut *p);
         if batch.is_empty() {
             return Ok(());
         }
         let counts: HashMap<String, i64> =
             batch.iter().map(|(k, (_, n))| (k.clone(), *n)).collect();
-        // Readers add pending to stored values; holding the lock across the write keeps them from
-        // counting an increment twice or not at all.
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         match store.add_downloads(&counts) {
             Ok(()) => Ok(()),
             Err(e) => {

@@ -209,8 +209,10 @@ pub async fn prepare(
     startup_cleanup(&config, &data.store, &data.blobs)?;
     let search = if config.ephemeral {
         let db = config.db_path();
+        let store = data.store.clone();
         tokio::task::spawn_blocking(move || {
             let live = crate::store::LiveCache::open(&db)?;
+            store.load_download_totals()?;
             crate::search::SearchIndex::open_in_ram(Some(live))
         })
         .await
@@ -386,7 +388,12 @@ fn spawn_runtime_tasks(app: AppState) -> Vec<tokio::task::JoinHandle<()>> {
         loop {
             tick.tick().await;
             let a = flush_app.clone();
-            let r = tokio::task::spawn_blocking(move || a.downloads.flush(&a.store)).await;
+            let r = tokio::task::spawn_blocking(move || {
+                a.downloads.flush(&a.store)?;
+                // Reloaded here after another connection changed the database (they were dropped then).
+                a.store.load_download_totals()
+            })
+            .await;
             if let Ok(Err(e)) = r {
                 tracing::error!(error = %e, "cannot flush download counts");
             }

@@ -82,12 +82,23 @@ pub fn run_search(
     limit: u64,
 ) -> Result<(u64, Vec<ResultRow>), AppError> {
     let parsed = search::parse(q);
-    let pending_by_skill = app.downloads.pending_by_skill();
-    let pending = |skill_id: &str| pending_by_skill.get(skill_id).copied().unwrap_or(0);
-    let found = app
-        .search
-        .search(&app.store, viewer, &pending, &parsed, page, limit)
-        .map_err(AppError::internal)?;
+    // Stored counts plus unflushed increments, both as of one download flush: the epoch is read before
+    // the increments, and a page whose stored counts carry another epoch (a flush fell in between) is
+    // searched again. Flushes are at least 500 ms apart, so this repeats at most about once.
+    let mut attempts = 0;
+    let found = loop {
+        let epoch = app.store.download_epoch();
+        let pending_by_skill = app.downloads.pending_by_skill();
+        let pending = |skill_id: &str| pending_by_skill.get(skill_id).copied().unwrap_or(0);
+        let found = app
+            .search
+            .search(&app.store, viewer, &pending, &parsed, page, limit)
+            .map_err(AppError::internal)?;
+        attempts += 1;
+        if found.downloads_epoch.is_none_or(|e| e == epoch) || attempts >= 8 {
+            break found;
+        }
+    };
     let ids: Vec<&str> = found.hits.iter().map(|h| &*h.skill_id).collect();
     let rows = app
         .search

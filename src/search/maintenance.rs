@@ -148,6 +148,13 @@ pub async fn open_for_server(
         let live = crate::store::LiveCache::open(&db)?;
         let started = Instant::now();
         let (index, opened) = SearchIndex::open_reconciled(&dir, &store, Some(live))?;
+        // Stored download totals in memory before the first query (ranking ties on them, SPEC §7).
+        let t = Instant::now();
+        store.load_download_totals()?;
+        tracing::info!(
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "download totals loaded"
+        );
         match opened {
             super::Opened::Existing => {
                 tracing::info!(documents = index.num_docs(), "search index up to date")

@@ -29,17 +29,29 @@ pub struct Hit {
 pub struct SearchPage {
     pub total: u64,
     pub hits: Vec<Hit>,
+    /// The [`Store::download_epoch`] of the stored counts in `hits` when they came from the store's
+    /// in-memory totals (None: read from SQLite, or none read). Unflushed increments taken before reading
+    /// the epoch belong with these counts only when the epochs are equal.
+    pub downloads_epoch: Option<u64>,
 }
 
 /// Marks a document whose stored download count is not cached.
 const UNKNOWN: i64 = i64::MIN;
 
-/// Stored download counts per document of one snapshot, read under one data version (SPEC §7: downloads
-/// are live; any commit changes the version and drops them).
+/// Stored download counts per document of one snapshot (SPEC §7: downloads are live). Read from the
+/// store's in-memory totals under one download epoch (a flush or publication changes it), or, when the
+/// store has not loaded them, from SQLite under one data version (any commit changes it).
 pub(crate) struct DownloadCache {
-    /// (`PRAGMA data_version`, snapshot generation).
-    key: (i64, u64),
+    key: CacheKey,
     segments: Vec<Vec<i64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CacheKey {
+    /// (`PRAGMA data_version`, snapshot generation).
+    DataVersion(i64, u64),
+    /// ([`Store::download_epoch`], snapshot generation).
+    Epoch(u64, u64),
 }
 
 impl DownloadCache {
@@ -319,6 +331,7 @@ impl SearchIndex {
             Parsed::Nothing => Ok(SearchPage {
                 total: 0,
                 hits: Vec::new(),
+                downloads_epoch: None,
             }),
             Parsed::Empty => {
                 let matches = snapshot.searcher.search(
@@ -359,46 +372,65 @@ impl SearchIndex {
         })
     }
 
-    /// Live downloads (stored + unflushed) of the given matches, in their order. Stored counts come from
-    /// the per-document cache while the database and the snapshot are unchanged; the rest from SQLite in one
-    /// statement.
+    /// Live downloads (stored + unflushed) of the given matches, in their order, and the download epoch of
+    /// the stored counts (see [`SearchPage::downloads_epoch`]). Stored counts come from the per-document
+    /// cache while the counts and the snapshot are unchanged; the rest from the store's in-memory totals, or
+    /// from SQLite in one statement when it has not loaded them.
     fn live_downloads(
         &self,
         store: &Store,
         pending: &dyn Fn(&str) -> i64,
         snapshot: &Snapshot,
         matches: &[Match],
-    ) -> Result<Vec<i64>> {
+    ) -> Result<(Vec<i64>, Option<u64>)> {
         let id = |m: &Match| &*snapshot.segments[m.seg as usize].docs[m.doc as usize].id;
-        let mut stored = match &self.live {
-            Some(live) => {
-                let key = (
-                    live.version()?,
-                    snapshot.searcher.generation().generation_id(),
-                );
-                self.cached_downloads(store, snapshot, key, matches)?
+        let generation = snapshot.searcher.generation().generation_id();
+        let (mut stored, epoch) = if store.download_totals_current()? {
+            let epoch = store.download_epoch();
+            let key = CacheKey::Epoch(epoch, generation);
+            let out = self.cached_downloads(store, snapshot, key, matches)?;
+            match out {
+                Some(v) => (v, Some(epoch)),
+                // A flush fell between reading the epoch and the totals: all from one read instead.
+                None => {
+                    let ids: Vec<&str> = matches.iter().map(id).collect();
+                    let (v, e) = store
+                        .download_totals_of(&ids)
+                        .ok_or_else(|| super::SearchError::Io("download totals unloaded".into()))?;
+                    (v, Some(e))
+                }
             }
-            None => {
-                let ids: Vec<&str> = matches.iter().map(id).collect();
-                store.downloads_of(&ids)?
+        } else {
+            match &self.live {
+                Some(live) => {
+                    let key = CacheKey::DataVersion(live.version()?, generation);
+                    let v = self.cached_downloads(store, snapshot, key, matches)?;
+                    (v.unwrap_or_default(), None)
+                }
+                None => {
+                    let ids: Vec<&str> = matches.iter().map(id).collect();
+                    (store.downloads_of(&ids)?, None)
+                }
             }
         };
         for (n, m) in stored.iter_mut().zip(matches) {
             *n += pending(id(m));
         }
-        Ok(stored)
+        Ok((stored, epoch))
     }
 
-    /// Stored downloads of `matches` under `key` (data version, snapshot generation): cached values, and
-    /// one SQLite read for the documents not cached yet. Values read after `key.0` was observed are cached
-    /// only while the cache still belongs to `key` (a later commit always invalidates them).
+    /// Stored downloads of `matches` under `key`: cached values, and one read (in-memory totals for an
+    /// epoch key, SQLite for a data-version key) for the documents not cached yet. Values read after the
+    /// key was observed are cached only while the cache still belongs to `key` (a later change always
+    /// invalidates them). None when an epoch key is no longer current by the time the totals are read
+    /// (the cached values and the fresh ones would mix two epochs).
     fn cached_downloads(
         &self,
         store: &Store,
         snapshot: &Snapshot,
-        key: (i64, u64),
+        key: CacheKey,
         matches: &[Match],
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Option<Vec<i64>>> {
         let mut out = vec![0i64; matches.len()];
         let mut missing: Vec<usize> = Vec::new();
         {
@@ -423,7 +455,7 @@ impl SearchIndex {
             }
         }
         if missing.is_empty() {
-            return Ok(out);
+            return Ok(Some(out));
         }
         let ids: Vec<&str> = missing
             .iter()
@@ -432,7 +464,13 @@ impl SearchIndex {
                 &*snapshot.segments[m.seg as usize].docs[m.doc as usize].id
             })
             .collect();
-        let fresh = store.downloads_of(&ids)?;
+        let fresh = match key {
+            CacheKey::Epoch(epoch, _) => match store.download_totals_of(&ids) {
+                Some((v, e)) if e == epoch => v,
+                _ => return Ok(None),
+            },
+            CacheKey::DataVersion(..) => store.downloads_of(&ids)?,
+        };
         let mut cache = self.downloads.lock().unwrap_or_else(|e| e.into_inner());
         let mut cache = cache.as_mut().filter(|c| c.key == key);
         for (&i, &n) in missing.iter().zip(&fresh) {
@@ -441,7 +479,7 @@ impl SearchIndex {
                 c.set(&matches[i], n);
             }
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// Empty `q`: `updatedAt` descending, then name ascending (SPEC §7).
@@ -459,6 +497,7 @@ impl SearchIndex {
             return Ok(SearchPage {
                 total,
                 hits: Vec::new(),
+                downloads_epoch: None,
             });
         }
         let meta = |m: &Match| &snapshot.segments[m.seg as usize].docs[m.doc as usize];
@@ -475,9 +514,10 @@ impl SearchIndex {
         }
         matches.sort_unstable_by(cmp);
         let page = &matches[offset..];
-        let downloads = self.live_downloads(store, pending, snapshot, page)?;
+        let (downloads, downloads_epoch) = self.live_downloads(store, pending, snapshot, page)?;
         Ok(SearchPage {
             total,
+            downloads_epoch,
             hits: page
                 .iter()
                 .zip(downloads)
@@ -505,6 +545,7 @@ impl SearchIndex {
             return Ok(SearchPage {
                 total,
                 hits: Vec::new(),
+                downloads_epoch: None,
             });
         }
         let primary = |a: &Match, b: &Match| {
@@ -520,7 +561,8 @@ impl SearchIndex {
             matches.retain(|m| primary(m, &boundary) != Ordering::Greater);
         }
         let meta = |m: &Match| &snapshot.segments[m.seg as usize].docs[m.doc as usize];
-        let downloads = self.live_downloads(store, pending, snapshot, &matches)?;
+        let (downloads, downloads_epoch) =
+            self.live_downloads(store, pending, snapshot, &matches)?;
         // Sort keys resolved once: a tie group can hold thousands of documents.
         let mut keyed: Vec<(Match, i64, &str)> = matches
             .iter()
@@ -534,6 +576,7 @@ impl SearchIndex {
         });
         Ok(SearchPage {
             total,
+            downloads_epoch,
             hits: keyed[offset..end]
                 .iter()
                 .map(|(m, d, _)| Hit {

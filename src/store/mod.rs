@@ -9,6 +9,7 @@ mod reads;
 mod scans;
 mod search;
 mod sessions;
+mod totals;
 
 pub use accounts::*;
 pub use login::*;
@@ -62,6 +63,9 @@ pub struct Store {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    totals: totals::DownloadTotals,
+    /// Read-only; only for `PRAGMA data_version` (see `totals`).
+    watch: Mutex<Connection>,
 }
 
 fn configure(conn: &Connection, durability: Durability) -> Result<()> {
@@ -95,17 +99,30 @@ impl Store {
             configure(&r, durability)?;
             readers.push(Mutex::new(r));
         }
+        let watch = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        watch.busy_timeout(std::time::Duration::from_millis(5000))?;
         Ok(Store {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            totals: Default::default(),
+            watch: Mutex::new(watch),
         })
     }
 
     /// Runs `f` with the single writer connection.
     pub fn write<T, E>(&self, f: impl FnOnce(&mut Connection) -> Result<T, E>) -> Result<T, E> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut conn)
+        let out = f(&mut conn);
+        // Keeps the in-memory download totals' record of commits current (see `totals`).
+        if let Err(e) = self.after_write(&conn) {
+            tracing::warn!(error = %e, "cannot read the data version");
+            self.totals.drop_totals();
+        }
+        out
     }
 
     /// Runs `f` with one of the reader connections.

@@ -379,7 +379,11 @@ impl Store {
                 params![latest_id, now, seq, row.skill_id],
             )
             .map_err(StoreError::from)?;
+            let total =
+                super::totals::skill_total(&tx, &row.skill_id).map_err(StoreError::from)?;
             tx.commit().map_err(StoreError::from)?;
+            // Still under the writer lock: the in-memory totals follow the commits in order.
+            self.totals.set(&row.skill_id, total);
             Ok(Published {
                 name: row.skill_name,
                 version: row.version,

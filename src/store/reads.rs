@@ -296,20 +296,31 @@ impl Store {
         })
     }
 
-    /// Adds batched download increments in one transaction (SPEC §3.10).
+    /// Adds batched download increments (version id → count) in one transaction (SPEC §3.10), and the
+    /// increments of published versions to the in-memory totals after the commit.
     pub fn add_downloads(&self, counts: &HashMap<String, i64>) -> Result<()> {
         if counts.is_empty() {
             return Ok(());
         }
         self.write(|c| {
             let tx = c.transaction()?;
-            for (id, n) in counts {
-                tx.execute(
-                    "UPDATE versions SET downloads = downloads + ?1 WHERE id = ?2",
-                    params![n, id],
+            let mut deltas: Vec<(String, i64)> = Vec::with_capacity(counts.len());
+            {
+                let mut st = tx.prepare_cached(
+                    "UPDATE versions SET downloads = downloads + ?1 WHERE id = ?2 RETURNING skill_id, state",
                 )?;
+                for (id, n) in counts {
+                    let mut rows = st.query(params![n, id])?;
+                    while let Some(r) = rows.next()? {
+                        let (skill, state): (String, String) = (r.get(0)?, r.get(1)?);
+                        if state == "published" {
+                            deltas.push((skill, *n));
+                        }
+                    }
+                }
             }
             tx.commit()?;
+            self.totals.apply(&deltas);
             Ok(())
         })
     }
