@@ -3,10 +3,9 @@
 
 use super::{MAX_README, remove_quietly, valid_integrity};
 use crate::app::{App, AppState};
-use crate::auth::{self, SCOPE_PUBLISH};
+use crate::auth;
 use crate::domain::{format_ts, integrity_of, now_ms};
 use crate::error::AppError;
-use crate::http::extract::{PUBLISH_JSON_LIMIT, check_declared_size, parse_json_object, read_body};
 use crate::http::limit::RateGate;
 use crate::issue_path;
 use crate::store::Publication;
@@ -137,11 +136,7 @@ async fn confirm_inner(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    check_declared_size(&headers, PUBLISH_JSON_LIMIT)?;
-    let id = gate.required_auth(&app, &headers).await?;
-    id.require_scope(SCOPE_PUBLISH)?;
-    let bytes = read_body(body, PUBLISH_JSON_LIMIT).await?;
-    let body = parse_json_object(&headers, &bytes)?;
+    let (id, body) = super::publisher_and_body(&app, &gate, &headers, body).await?;
     let req = validate_confirm(&body)?;
     let not_found = || AppError::NotFound("The version to confirm was not found.".into());
 

@@ -12,7 +12,9 @@ use crate::app::AppState;
 use crate::auth::{self, SCOPE_PUBLISH};
 use crate::domain::{format_ts, now_ms, version_key};
 use crate::error::AppError;
-use crate::http::extract::{PUBLISH_JSON_LIMIT, check_declared_size, parse_json_object, read_body};
+use crate::http::extract::{
+    Identity, PUBLISH_JSON_LIMIT, check_declared_size, parse_json_object, read_body,
+};
 use crate::http::limit::RateGate;
 use crate::manifest::validate_publish_body;
 use crate::store::{PENDING_TTL_MS, PublishError, StartPublish};
@@ -38,6 +40,21 @@ pub(super) fn valid_integrity(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
+/// The opening of start and confirm: the declared size, a caller with `skills:publish` (or the rate gate's
+/// 401/429), then the JSON object body within the publish limit (SPEC §3.4, §3.6).
+pub(super) async fn publisher_and_body(
+    app: &AppState,
+    gate: &RateGate,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Identity, serde_json::Value), AppError> {
+    check_declared_size(headers, PUBLISH_JSON_LIMIT)?;
+    let id = gate.required_auth(app, headers).await?;
+    id.require_scope(SCOPE_PUBLISH)?;
+    let bytes = read_body(body, PUBLISH_JSON_LIMIT).await?;
+    Ok((id, parse_json_object(headers, &bytes)?))
+}
+
 /// `POST /api/v1/skills` (SPEC §3.4).
 pub async fn publish_skill(
     State(app): State<AppState>,
@@ -45,11 +62,7 @@ pub async fn publish_skill(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    check_declared_size(&headers, PUBLISH_JSON_LIMIT)?;
-    let id = gate.required_auth(&app, &headers).await?;
-    id.require_scope(SCOPE_PUBLISH)?;
-    let bytes = read_body(body, PUBLISH_JSON_LIMIT).await?;
-    let body = parse_json_object(&headers, &bytes)?;
+    let (id, body) = publisher_and_body(&app, &gate, &headers, body).await?;
     let req = validate_publish_body(&body).map_err(AppError::issues)?;
     let m = &req.manifest;
     let manifest_json = serde_json::to_string(&m.raw).map_err(AppError::internal)?;
