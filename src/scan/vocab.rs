@@ -337,6 +337,33 @@ pub fn severity_for_path(rule_id: &str, sev: Severity, runtime: bool) -> Severit
     }
 }
 
+/// Verbs of a prompt that asks an agent to collect something (CODE-009's critical clause, §8.3): the
+/// Python/JS analysers and the shell's agent-CLI check read the same list.
+pub const COLLECT_VERBS: [&str; 11] = [
+    "find",
+    "list",
+    "collect",
+    "gather",
+    "inventory",
+    "search",
+    "read",
+    "copy",
+    "dump",
+    "upload",
+    "send",
+];
+
+/// Wallet and key terms that make a collecting prompt critical (CODE-009, §8.3), matched as substrings of
+/// the lower-cased prompt.
+pub const WALLET_TERMS: [&str; 6] = [
+    "wallet",
+    "seed phrase",
+    "mnemonic",
+    "private key",
+    "keystore",
+    "keychain",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! (CODE-007) and recipient keys (CODE-008). Inputs are folded argv words (`None` = not constant).
 
 use crate::scan::report::Severity;
-use crate::scan::vocab::{is_cred_path, is_env_file};
+use crate::scan::vocab::{self, is_cred_path, is_env_file};
 
 fn base(w: &str) -> String {
     w.rsplit(['/', '\\'])
@@ -163,29 +163,6 @@ fn is_bypass_flag(w: &str, next: Option<&str>) -> bool {
     .any(|k| l.contains(k))
 }
 
-const COLLECT_VERBS: [&str; 11] = [
-    "find",
-    "list",
-    "collect",
-    "gather",
-    "inventory",
-    "search",
-    "read",
-    "copy",
-    "dump",
-    "upload",
-    "send",
-];
-const SECRET_TERMS: [&str; 7] = [
-    "wallet",
-    "seed phrase",
-    "mnemonic",
-    "private key",
-    "keystore",
-    "keychain",
-    ".env",
-];
-
 /// A prompt that pairs a collecting verb with a CRED path, an ENV file or a wallet / key term (§8.3
 /// CODE-009 critical clause).
 pub fn is_collecting_prompt(p: &str) -> bool {
@@ -194,8 +171,9 @@ pub fn is_collecting_prompt(p: &str) -> bool {
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '\'')
         .filter(|t| !t.is_empty())
         .collect();
-    let verb = tokens.iter().any(|t| COLLECT_VERBS.contains(t));
-    let target = SECRET_TERMS.iter().any(|t| l.contains(t))
+    let verb = tokens.iter().any(|t| vocab::COLLECT_VERBS.contains(t));
+    let target = vocab::WALLET_TERMS.iter().any(|t| l.contains(t))
+        || l.contains(".env")
         || l.split_whitespace().any(|w| {
             let w = w.trim_matches(|c: char| "\"'`,;:()".contains(c));
             is_cred_path(w) || is_env_file(w)

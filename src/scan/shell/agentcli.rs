@@ -5,6 +5,7 @@ use super::rules::{Analyzer, is_secret_path};
 use super::terms::{self, Runs, cluster_has};
 use crate::scan::agent;
 use crate::scan::report::Severity;
+use crate::scan::vocab;
 
 const BYPASS_FLAGS: [&str; 6] = [
     "--dangerously-skip-permissions",
@@ -14,32 +15,10 @@ const BYPASS_FLAGS: [&str; 6] = [
     "--allow-all-tools",
     "--yes-always",
 ];
-const COLLECT_VERBS: [&str; 11] = [
-    "find",
-    "list",
-    "collect",
-    "gather",
-    "inventory",
-    "search",
-    "read",
-    "copy",
-    "dump",
-    "upload",
-    "send",
-];
-const SECRET_WORDS: [&str; 7] = [
-    "wallet",
-    "seed phrase",
-    "mnemonic",
-    "private key",
-    "keystore",
-    "keychain",
-    "private keys",
-];
 
 /// The agent CLI a command runs and the index in `args` where its own arguments start.
 fn agent_cli(p: &str, args: &[Word]) -> Option<(String, usize)> {
-    if crate::scan::vocab::AGENT_CLIS.contains(&p) {
+    if vocab::AGENT_CLIS.contains(&p) {
         return Some((p.to_string(), 0));
     }
     if p == "q" && args.first().is_some_and(|a| a.s() == "chat") {
@@ -62,7 +41,7 @@ fn agent_cli(p: &str, args: &[Word]) -> Option<(String, usize)> {
         Some(at) if at > 0 => &t[..at],
         _ => t,
     };
-    crate::scan::vocab::AGENT_PACKAGES
+    vocab::AGENT_PACKAGES
         .contains(&name)
         .then(|| (name.to_string(), i + 1))
 }
@@ -223,9 +202,9 @@ fn collects_secrets(prompt: &str) -> bool {
         .map(|t| t.trim_end_matches(['.', ':', '!', '?']))
         .filter(|t| !t.is_empty())
         .collect();
-    let verb = tokens.iter().any(|t| COLLECT_VERBS.contains(t));
+    let verb = tokens.iter().any(|t| vocab::COLLECT_VERBS.contains(t));
     let object = tokens.iter().any(|t| is_secret_path(t) || *t == ".env")
-        || SECRET_WORDS.iter().any(|w| l.contains(w));
+        || vocab::WALLET_TERMS.iter().any(|w| l.contains(w));
     verb && object
 }
 

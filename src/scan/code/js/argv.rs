@@ -193,37 +193,15 @@ pub fn is_collecting_prompt(text: &str) -> bool {
         .split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .filter(|t| !t.is_empty())
         .collect();
-    const VERBS: [&str; 11] = [
-        "find",
-        "list",
-        "collect",
-        "gather",
-        "inventory",
-        "search",
-        "read",
-        "copy",
-        "dump",
-        "upload",
-        "send",
-    ];
     let verb = tokens.iter().any(|t| {
-        VERBS
+        vocab::COLLECT_VERBS
             .iter()
             .any(|v| *t == *v || (t.starts_with(v) && t.len() <= v.len() + 3))
     });
     if !verb {
         return false;
     }
-    let wallet = [
-        "wallet",
-        "seed phrase",
-        "mnemonic",
-        "private key",
-        "keystore",
-        "keychain",
-    ]
-    .iter()
-    .any(|w| lower.contains(w));
+    let wallet = vocab::WALLET_TERMS.iter().any(|w| lower.contains(w));
     let path = text.split_whitespace().any(|w| {
         let w = w.trim_matches(|c: char| "\"'`,;:()[]{}".contains(c));
         vocab::is_cred_path(w) || vocab::is_env_file(w) || w == ".env" || w.ends_with("/.env")
