@@ -175,6 +175,49 @@ fn bench(label: &str, files: usize, target: usize, runs: usize) {
         })
         .collect();
     println!("  median per stage: {}", stages.join(", "));
+    parse_floor(&pkg, runs.min(5));
+}
+
+/// The floor under stage 2/3: tree-sitter parsing alone of the package's Python, JS and shell files,
+/// once each, on one core (median over `runs`). No scan can be faster than its parse on real trees.
+fn parse_floor(pkg: &[(String, Vec<u8>)], runs: usize) {
+    use tank_registry::scan::syntax::{Grammar, parse};
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut per: std::collections::BTreeMap<&str, (usize, Vec<f64>)> = Default::default();
+    for _ in 0..runs {
+        let mut t_run: std::collections::BTreeMap<&str, (usize, f64)> = Default::default();
+        for (path, body) in pkg {
+            let g = match path.rsplit('.').next() {
+                Some("py") => Grammar::Python,
+                Some("js") => Grammar::JavaScript,
+                Some("sh") => Grammar::Bash,
+                _ => continue,
+            };
+            let text = std::str::from_utf8(body).unwrap();
+            let t = Instant::now();
+            let tree = parse(g, text, deadline).unwrap();
+            let e = t.elapsed().as_secs_f64();
+            drop(tree);
+            let key = path.rsplit('.').next().unwrap_or("");
+            let x = t_run.entry(key).or_default();
+            x.0 += body.len();
+            x.1 += e;
+        }
+        for (k, (bytes, secs)) in t_run {
+            let x = per.entry(k).or_default();
+            x.0 = bytes;
+            x.1.push(secs);
+        }
+    }
+    let parts: Vec<String> = per
+        .iter_mut()
+        .map(|(k, (bytes, v))| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let s = v[v.len() / 2];
+            format!("{k} {:.0} KB in {:.0} ms ({:.1} MB/s)", *bytes as f64 / 1024.0, s * 1000.0, *bytes as f64 / 1e6 / s)
+        })
+        .collect();
+    println!("  tree-sitter parse alone, one core: {}", parts.join(", "));
 }
 
 fn main() {
