@@ -498,3 +498,53 @@ fn tgz_builder_packs_sorted_regular_files() {
     }
     assert_eq!(paths, ["SKILL.md", "docs/v1..2/notes.md", "tank.json"]);
 }
+
+/// Stage 2 spreads files over threads (issue #4): the report must not depend on which thread finishes
+/// first. Every malicious sample's files, each under its sample's directory, in one package, scanned
+/// repeatedly, give the same findings in the same order.
+#[test]
+fn the_report_does_not_depend_on_thread_timing() {
+    let mut tar = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::default()));
+    for sample in sample_dirs("malicious") {
+        for (rel, path) in list_files(&corpus_dir().join(&sample)) {
+            let data = std::fs::read(&path).expect("read sample file");
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            tar.append_data(&mut h, format!("{sample}/{rel}"), data.as_slice())
+                .expect("append");
+        }
+    }
+    let tgz = tar.into_inner().expect("tar").finish().expect("gzip");
+    let run = || {
+        scan(&ScanInput {
+            tarball: &tgz,
+            manifest: None,
+            readme: None,
+            protected_names: &[],
+            timeout: Duration::from_secs(120),
+        })
+    };
+    let first = run();
+    let code_files: BTreeSet<&str> = first
+        .findings
+        .iter()
+        .filter(|f| f.stage_id == "stage2")
+        .filter_map(|f| f.file.as_deref())
+        .collect();
+    assert!(
+        code_files.len() >= 10,
+        "stage 2 should report from many files, got {code_files:?}"
+    );
+    for _ in 0..3 {
+        let again = run();
+        assert_eq!(again.verdict, first.verdict);
+        assert_eq!(
+            again.findings.iter().map(show_finding).collect::<Vec<_>>(),
+            first.findings.iter().map(show_finding).collect::<Vec<_>>()
+        );
+        assert_eq!(again.findings, first.findings);
+    }
+}

@@ -18,6 +18,7 @@ pub mod injection;
 pub mod kinds;
 pub mod offline;
 pub mod packed;
+pub mod par;
 pub mod report;
 pub mod score;
 pub mod secrets;

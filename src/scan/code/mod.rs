@@ -107,38 +107,40 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
             .map(|(_, v)| v)
             .as_ref(),
     );
+    // The shell analysis and each Python or JS file are independent jobs, spread over the cores
+    // (issue #4); their findings are merged in the order of the sequential scan (files in package order,
+    // packed content, then shell), so the report does not depend on thread timing.
+    let mut jobs: Vec<Job> = vec![Job::Shell];
+    jobs.extend(files.files.iter().filter_map(|f| {
+        let kind = kinds::kind_of(f);
+        matches!(kind, Kind::Python | Kind::Js).then_some(Job::File(f, kind))
+    }));
+    let mut done = super::par::map(&jobs, super::par::workers(), |job| {
+        ctx.check_deadline()?;
+        match *job {
+            Job::Shell => super::shell::stage2_findings(ctx).map(|findings| Done {
+                out: CodeOutput {
+                    findings,
+                    caps: Capabilities::default(),
+                },
+                ..Done::default()
+            }),
+            Job::File(f, kind) => analyze_file(f, kind, files, &declared, ctx.deadline),
+        }
+    })
+    .into_iter();
+    let shell = done.next().unwrap_or(Ok(Done::default()))?;
     let mut out = Vec::new();
     let mut caps = Capabilities::default();
     let mut facts: Vec<(&str, python::ChainFacts)> = Vec::new();
-    for f in &files.files {
-        ctx.check_deadline()?;
-        let kind = kinds::kind_of(f);
-        if !matches!(kind, Kind::Python | Kind::Js) {
-            continue;
+    for (job, d) in jobs.iter().skip(1).zip(done) {
+        let d = d?;
+        if let (Job::File(f, _), Some(fa)) = (job, d.facts) {
+            facts.push((&f.path, fa));
         }
-        let Some(text) = f.text() else { continue };
-        let runtime = is_runtime(files, &f.path);
-        let fctx = FileCtx {
-            file: f,
-            text: &text,
-            runtime,
-            files,
-            declared: &declared,
-            deadline: ctx.deadline,
-            depth: 0,
-        };
-        let o = if kind == Kind::Python {
-            let (o, fa) = python::analyze_with_facts(&fctx)?;
-            if runtime {
-                facts.push((&f.path, fa));
-            }
-            o
-        } else {
-            analyze_kind(kind, &fctx)?
-        };
-        out.extend(o.findings);
-        if runtime {
-            caps.extend(o.caps);
+        out.extend(d.out.findings);
+        if d.runtime {
+            caps.extend(d.out.caps);
         }
     }
     // Content unpacked by ARC-008 is judged at the container's path and runtime status (§8.3 ARC-008).
@@ -177,7 +179,7 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
         }
     }
     ctx.check_deadline()?;
-    out.extend(super::shell::stage2_findings(ctx)?);
+    out.extend(shell.out.findings);
     if let Some(f) = multi_file_chain(&facts, &out) {
         out.push(f);
     }
@@ -211,6 +213,59 @@ fn multi_file_chain(facts: &[(&str, python::ChainFacts)], found: &[Finding]) -> 
         }
     }
     None
+}
+
+/// One unit of stage 2's parallel part.
+enum Job<'a> {
+    /// Shell text of the whole package (`shell::stage2_findings`: it follows scripts run by others).
+    Shell,
+    File(&'a ScanFile, Kind),
+}
+
+/// What a job found.
+#[derive(Default)]
+struct Done {
+    out: CodeOutput,
+    /// CODE-002 chain facts of a runtime Python file.
+    facts: Option<python::ChainFacts>,
+    runtime: bool,
+}
+
+/// Stage 2 of one Python or JS/TS package file.
+fn analyze_file(
+    f: &ScanFile,
+    kind: Kind,
+    files: &FileSet,
+    declared: &Permissions,
+    deadline: Instant,
+) -> Result<Done, StageError> {
+    let Some(text) = f.text() else {
+        return Ok(Done::default());
+    };
+    let runtime = is_runtime(files, &f.path);
+    let fctx = FileCtx {
+        file: f,
+        text: &text,
+        runtime,
+        files,
+        declared,
+        deadline,
+        depth: 0,
+    };
+    if kind == Kind::Python {
+        let (out, facts) = python::analyze_with_facts(&fctx)?;
+        Ok(Done {
+            out,
+            facts: runtime.then_some(facts),
+            runtime,
+        })
+    } else {
+        Ok(Done {
+            out: analyze_kind(kind, &fctx)?,
+            facts: None,
+            runtime,
+        })
+    }
 }
 
 fn analyze_kind(kind: Kind, f: &FileCtx) -> Result<CodeOutput, StageError> {
