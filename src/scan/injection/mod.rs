@@ -72,16 +72,20 @@ pub fn run(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
         outbound: declared.outbound.clone(),
         depth: 0,
     };
-    let mut out = Vec::new();
-    for f in &files.files {
+    // Files are independent: spread over the cores like stage 2's (issue #4), merged in package order.
+    let per_file = super::par::map(&files.files, super::par::workers(), |f| {
         ctx.check_deadline()?;
         let Some(text) = f.text() else {
-            continue;
+            return Ok(Vec::new());
         };
         let hits = scan_text(&f.path, kinds::kind_of(f), &text, &env)?;
         // The engine stops early at the deadline; a partial file must not pass as complete (§8.1).
         ctx.check_deadline()?;
-        out.extend(to_findings(hits, &f.path, runtime(files, &f.path), None));
+        Ok(to_findings(hits, &f.path, runtime(files, &f.path), None))
+    });
+    let mut out = Vec::new();
+    for found in per_file {
+        out.extend(found?);
     }
     for p in &files.packed {
         ctx.check_deadline()?;
