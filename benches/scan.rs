@@ -2,7 +2,7 @@
 //! 100-file skill, in process, median and p95 over repeated runs; throughput in MB/s of uncompressed content.
 //! Targets: (a) < 50 ms, (b) ≥ 20 MB/s.
 //!
-//! Run: `cargo bench --bench scan` (optional `-- --runs 30`). Under `cargo test` it does nothing.
+//! Run: `cargo bench --bench scan` (optional `-- --runs 30`, `--only typical|large`). Under `cargo test` it does nothing.
 
 use std::time::{Duration, Instant};
 use tank_registry::archive::testutil::build_tgz;
@@ -238,6 +238,15 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    bench("typical 100 KB skill", 12, 100 * 1024, runs);
-    bench("5 MB, 100-file skill", 100, 5 * 1024 * 1024, runs.min(15));
+    // `--only typical` or `--only large` runs one of the two (for profiling).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
+    if only.is_none_or(|o| o == "typical") {
+        bench("typical 100 KB skill", 12, 100 * 1024, runs);
+    }
+    if only.is_none_or(|o| o == "large") {
+        bench("5 MB, 100-file skill", 100, 5 * 1024 * 1024, runs.min(15));
+    }
 }

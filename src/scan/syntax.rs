@@ -5,7 +5,7 @@ use super::StageError;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::ops::ControlFlow;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 use tree_sitter::{Language, Node, ParseOptions, Parser, Tree};
 
@@ -128,6 +128,77 @@ impl TreeCache {
     }
 }
 
+/// Node kind and field look-ups from tables built once per grammar (issue #4): `Node::kind` measures
+/// and validates the kind's C string on every call, and `Node::child_by_field_name` compares the name
+/// with each field name of the grammar in turn; the analysers ask both of nearly every node they visit.
+pub trait NodeExt<'t> {
+    /// The same as `Node::kind`.
+    fn ty(&self) -> &'static str;
+    /// The same as `Node::child_by_field_name`.
+    fn field(&self, name: &str) -> Option<Node<'t>>;
+}
+
+struct Tables {
+    lang: Language,
+    kinds: Vec<&'static str>,
+    fields: HashMap<&'static str, u16>,
+}
+
+const GRAMMARS: [Grammar; 5] = [
+    Grammar::Python,
+    Grammar::JavaScript,
+    Grammar::TypeScript,
+    Grammar::Tsx,
+    Grammar::Bash,
+];
+
+fn tables_of(n: &Node) -> Option<&'static Tables> {
+    static ALL: OnceLock<Vec<Tables>> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        GRAMMARS
+            .iter()
+            .map(|&g| {
+                let lang = language(g);
+                let kinds = (0..lang.node_kind_count())
+                    .map(|i| {
+                        u16::try_from(i)
+                            .ok()
+                            .and_then(|i| lang.node_kind_for_id(i))
+                            .unwrap_or("")
+                    })
+                    .collect();
+                let fields = (1..=lang.field_count())
+                    .filter_map(|i| u16::try_from(i).ok())
+                    .filter_map(|i| lang.field_name_for_id(i).map(|name| (name, i)))
+                    .collect();
+                Tables {
+                    lang,
+                    kinds,
+                    fields,
+                }
+            })
+            .collect()
+    });
+    let lang = n.language();
+    all.iter().find(|t| t.lang == *lang)
+}
+
+impl<'t> NodeExt<'t> for Node<'t> {
+    fn ty(&self) -> &'static str {
+        tables_of(self)
+            .and_then(|t| t.kinds.get(usize::from(self.kind_id())).copied())
+            .unwrap_or_else(|| self.kind())
+    }
+
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        match tables_of(self) {
+            // A name the grammar does not have names no child.
+            Some(t) => self.child_by_field_id(*t.fields.get(name)?),
+            None => self.child_by_field_name(name),
+        }
+    }
+}
+
 /// The source text of a node (empty when the node does not cut the text at char boundaries).
 pub fn text<'a>(node: Node, src: &'a str) -> &'a str {
     src.get(node.byte_range()).unwrap_or("")
@@ -161,6 +232,46 @@ mod tests {
             parse(Grammar::Python, "x = 1", past).unwrap_err(),
             StageError::Timeout
         );
+        // The tables agree with tree-sitter's own look-ups on every node of each grammar.
+        for (g, src) in [
+            (Grammar::Python, "def f(a):\n    return os.system(a)\n"),
+            (
+                Grammar::JavaScript,
+                "const x = require('y'); x.run(`a${b}`);",
+            ),
+            (
+                Grammar::TypeScript,
+                "function f(a: string): void { g(a as any); }",
+            ),
+            (Grammar::Tsx, "const e = <div id={x}>{y}</div>;"),
+            (Grammar::Bash, "for i in a b; do curl \"$i\" | sh; done"),
+        ] {
+            let t = parse(g, src, d).unwrap();
+            let mut stack = vec![t.root_node()];
+            let mut seen = 0;
+            while let Some(n) = stack.pop() {
+                seen += 1;
+                assert_eq!(n.ty(), n.kind());
+                for f in [
+                    "name",
+                    "body",
+                    "function",
+                    "arguments",
+                    "value",
+                    "left",
+                    "nope",
+                ] {
+                    assert_eq!(
+                        n.field(f),
+                        n.child_by_field_name(f),
+                        "{g:?} {} {f}",
+                        n.kind()
+                    );
+                }
+                stack.extend((0..n.child_count()).filter_map(|i| n.child(i as u32)));
+            }
+            assert!(seen > 10);
+        }
         let big = "x = [".repeat(20_000);
         let soon = Instant::now() + Duration::from_millis(5);
         let _ = parse(Grammar::Python, &big, soon); // Returns (tree or timeout), never hangs.

@@ -4,6 +4,7 @@
 
 use super::doc::{Block, Region};
 use crate::scan::StageError;
+use crate::scan::syntax::NodeExt;
 use crate::scan::syntax::{self, Grammar};
 use std::time::Instant;
 use tree_sitter::Node;
@@ -35,7 +36,7 @@ pub fn code_blocks_in(
         if steps & 4095 == 0 && Instant::now() >= deadline {
             return Err(StageError::Timeout);
         }
-        let k = n.kind();
+        let k = n.ty();
         let is_str = k == "string" || k == "template_string";
         if is_str {
             let content = content(n, src, python);
@@ -69,7 +70,7 @@ fn content(n: Node, src: &str, python: bool) -> String {
         let mut c = n.walk();
         let parts: Vec<&str> = n
             .children(&mut c)
-            .filter(|x| x.kind() == "string_content")
+            .filter(|x| x.ty() == "string_content")
             .map(|x| syntax::text(x, src))
             .collect();
         return parts.concat().replace("\\n", "\n");
@@ -109,19 +110,19 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
     };
     if python {
         // Docstring of a function registered as a tool / prompt / resource.
-        if p.kind() == "expression_statement"
+        if p.ty() == "expression_statement"
             && let Some(block) = p.parent()
-            && block.kind() == "block"
+            && block.ty() == "block"
             && block.named_child(0).is_some_and(|f| f.id() == p.id())
             && let Some(func) = block.parent()
-            && func.kind() == "function_definition"
+            && func.ty() == "function_definition"
             && let Some(dec) = func.parent()
-            && dec.kind() == "decorated_definition"
+            && dec.ty() == "decorated_definition"
         {
             let mut c = dec.walk();
             return dec
                 .children(&mut c)
-                .filter(|d| d.kind() == "decorator")
+                .filter(|d| d.ty() == "decorator")
                 .any(|d| {
                     let t = syntax::text(d, src).trim_start_matches('@');
                     let seg = last_segment(t);
@@ -129,12 +130,12 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
                 });
         }
         // description= / title= of a tool call or Field(…).
-        if p.kind() == "keyword_argument"
-            && let Some(name) = p.child_by_field_name("name")
+        if p.ty() == "keyword_argument"
+            && let Some(name) = p.field("name")
             && matches!(syntax::text(name, src), "description" | "title")
             && let Some(call) = p.parent().and_then(|a| a.parent())
-            && call.kind() == "call"
-            && let Some(f) = call.child_by_field_name("function")
+            && call.ty() == "call"
+            && let Some(f) = call.field("function")
         {
             return tool_callee(syntax::text(f, src));
         }
@@ -142,8 +143,8 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
         let mut a = Some(p);
         for _ in 0..3 {
             let Some(x) = a else { break };
-            if x.kind() == "subscript"
-                && x.child_by_field_name("value")
+            if x.ty() == "subscript"
+                && x.field("value")
                     .is_some_and(|v| last_segment(syntax::text(v, src)) == "Annotated")
             {
                 return true;
@@ -154,16 +155,16 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
     }
     // JS: arguments of server.tool(…)/registerTool/prompt, `.describe("…")`, description/title pairs in
     // a tool object (one with inputSchema) or inside such a call or an inputSchema.
-    if p.kind() == "arguments"
+    if p.ty() == "arguments"
         && let Some(call) = p.parent()
-        && call.kind() == "call_expression"
-        && let Some(f) = call.child_by_field_name("function")
+        && call.ty() == "call_expression"
+        && let Some(f) = call.field("function")
     {
         let name = syntax::text(f, src);
         return tool_callee(name) || last_segment(name) == "describe";
     }
-    if p.kind() == "pair"
-        && p.child_by_field_name("key").is_some_and(|k| {
+    if p.ty() == "pair"
+        && p.field("key").is_some_and(|k| {
             matches!(
                 syntax::text(k, src).trim_matches(['"', '\'']),
                 "description" | "title"
@@ -173,10 +174,10 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
         let mut a = p.parent();
         for _ in 0..UP {
             let Some(x) = a else { break };
-            match x.kind() {
+            match x.ty() {
                 "object" if has_key(x, src, &["inputSchema", "input_schema"]) => return true,
                 "pair"
-                    if x.child_by_field_name("key").is_some_and(|k| {
+                    if x.field("key").is_some_and(|k| {
                         matches!(
                             syntax::text(k, src).trim_matches(['"', '\'']),
                             "inputSchema" | "input_schema" | "tools"
@@ -186,7 +187,7 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
                     return true;
                 }
                 "call_expression"
-                    if x.child_by_field_name("function")
+                    if x.field("function")
                         .is_some_and(|f| tool_callee(syntax::text(f, src))) =>
                 {
                     return true;
@@ -202,8 +203,8 @@ fn is_meta(n: Node, src: &str, python: bool) -> bool {
 fn has_key(obj: Node, src: &str, keys: &[&str]) -> bool {
     let mut c = obj.walk();
     obj.children(&mut c).any(|p| {
-        p.kind() == "pair"
-            && p.child_by_field_name("key")
+        p.ty() == "pair"
+            && p.field("key")
                 .is_some_and(|k| keys.contains(&syntax::text(k, src).trim_matches(['"', '\''])))
     })
 }
@@ -213,18 +214,18 @@ fn pattern_gated(n: Node, src: &str) -> bool {
     let Some(p) = n.parent() else {
         return false;
     };
-    match p.kind() {
+    match p.ty() {
         "list" | "tuple" | "set" | "array" => {
             let mut c = p.walk();
             p.children(&mut c)
-                .filter(|x| matches!(x.kind(), "string" | "template_string"))
+                .filter(|x| matches!(x.ty(), "string" | "template_string"))
                 .count()
                 >= 3
         }
         "argument_list" | "arguments" => p.parent().is_some_and(|call| {
             let f = call
-                .child_by_field_name("function")
-                .or_else(|| call.child_by_field_name("constructor"))
+                .field("function")
+                .or_else(|| call.field("constructor"))
                 .map(|f| syntax::text(f, src))
                 .unwrap_or("");
             f.starts_with("re.")

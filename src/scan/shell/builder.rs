@@ -5,6 +5,7 @@ use super::model::{Assign, Cmd, Event, Pipeline, Redir, Script, Word};
 use super::terms;
 use super::words::first_line;
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 use tree_sitter::Node;
@@ -66,12 +67,12 @@ impl<'t> Builder<'t> {
     }
 
     fn count_one(&mut self, n: Node<'t>) {
-        match n.kind() {
+        match n.ty() {
             "variable_assignment" => {
-                if let Some(name) = n.child_by_field_name("name")
-                    && name.kind() == "variable_name"
+                if let Some(name) = n.field("name")
+                    && name.ty() == "variable_name"
                 {
-                    let v = n.child_by_field_name("value");
+                    let v = n.field("value");
                     let key = self.text(name).to_string();
                     // `X+=y` appends: never constant.
                     let appends = self.text(n).starts_with(&format!("{key}+="));
@@ -83,16 +84,13 @@ impl<'t> Builder<'t> {
                 }
             }
             "for_statement" => {
-                if let Some(v) = n.child_by_field_name("variable") {
+                if let Some(v) = n.field("variable") {
                     let key = self.text(v).to_string();
                     self.assigned.entry(key).or_default().extend([None, None]);
                 }
             }
             "command" => {
-                let name = n
-                    .child_by_field_name("name")
-                    .map(|c| self.text(c))
-                    .unwrap_or("");
+                let name = n.field("name").map(|c| self.text(c)).unwrap_or("");
                 if matches!(name, "read" | "mapfile" | "readarray" | "getopts") {
                     let mut c = n.walk();
                     let args: Vec<Node> = n.children_by_field_name("argument", &mut c).collect();
@@ -145,7 +143,7 @@ impl<'t> Builder<'t> {
         if depth > MAX_DEPTH || self.out_of_budget() {
             return;
         }
-        match n.kind() {
+        match n.ty() {
             "command" => {
                 let c = self.command(n, depth);
                 self.push_pipe(vec![c], nested);
@@ -165,7 +163,7 @@ impl<'t> Builder<'t> {
             "variable_assignment" => self.assignment(n, depth),
             "declaration_command" => {
                 for ch in named_children(n) {
-                    if ch.kind() == "variable_assignment" {
+                    if ch.ty() == "variable_assignment" {
                         self.assignment(ch, depth);
                     }
                 }
@@ -174,7 +172,7 @@ impl<'t> Builder<'t> {
             "test_command" | "for_statement" | "case_statement" | "c_style_for_statement" => {
                 // Words and tests here only matter for the substitutions they run.
                 for ch in named_children(n) {
-                    if is_statement(ch.kind()) {
+                    if is_statement(ch.ty()) {
                         self.stmt(ch, nested, depth + 1);
                     } else {
                         self.subs_in(ch, depth + 1);
@@ -183,7 +181,7 @@ impl<'t> Builder<'t> {
             }
             _ => {
                 for ch in named_children(n) {
-                    if is_statement(ch.kind()) || is_container(ch.kind()) {
+                    if is_statement(ch.ty()) || is_container(ch.ty()) {
                         self.stmt(ch, nested, depth + 1);
                     } else {
                         self.subs_in(ch, depth + 1);
@@ -205,7 +203,7 @@ impl<'t> Builder<'t> {
         if depth > MAX_DEPTH {
             return;
         }
-        match n.kind() {
+        match n.ty() {
             "command_substitution" | "process_substitution" => {
                 for ch in named_children(n) {
                     self.stmt(ch, true, depth + 1);
@@ -224,7 +222,7 @@ impl<'t> Builder<'t> {
             return;
         }
         for ch in named_children(n) {
-            match ch.kind() {
+            match ch.ty() {
                 "command" => {
                     let c = self.command(ch, depth + 1);
                     out.push(c);
@@ -257,30 +255,30 @@ impl<'t> Builder<'t> {
         let mut stdin = None;
         let mut cont: Vec<Node> = Vec::new();
         let mut after: Vec<Node> = Vec::new();
-        let body = n.child_by_field_name("body");
+        let body = n.field("body");
         for ch in named_children(n) {
             if Some(ch) == body {
                 continue;
             }
-            match ch.kind() {
+            match ch.ty() {
                 "file_redirect" => redirs.push(self.file_redirect(ch, depth + 1)),
                 "herestring_redirect" => {
                     stdin = named_children(ch)
                         .into_iter()
-                        .find(|c| c.kind() != "file_descriptor")
+                        .find(|c| c.ty() != "file_descriptor")
                         .map(|c| self.word(c, false, depth + 1));
                 }
                 "heredoc_redirect" => {
                     let quoted = named_children(ch)
                         .iter()
-                        .find(|c| c.kind() == "heredoc_start")
+                        .find(|c| c.ty() == "heredoc_start")
                         .is_some_and(|s| {
                             let t = self.text(*s);
                             t.contains('\'') || t.contains('"') || t.contains('\\')
                         });
-                    let right = ch.child_by_field_name("right");
+                    let right = ch.field("right");
                     for hc in named_children(ch) {
-                        match hc.kind() {
+                        match hc.ty() {
                             "heredoc_body" => stdin = Some(self.heredoc(hc, quoted, depth + 1)),
                             "pipeline" | "command" | "redirected_statement" => {
                                 if Some(hc) == right {
@@ -300,12 +298,12 @@ impl<'t> Builder<'t> {
         }
         let first = out.len();
         match body {
-            Some(b) if b.kind() == "command" => {
+            Some(b) if b.ty() == "command" => {
                 let c = self.command(b, depth + 1);
                 out.push(c);
             }
-            Some(b) if b.kind() == "pipeline" => self.pipeline_cmds(b, nested, depth + 1, out),
-            Some(b) if b.kind() == "redirected_statement" => {
+            Some(b) if b.ty() == "pipeline" => self.pipeline_cmds(b, nested, depth + 1, out),
+            Some(b) if b.ty() == "redirected_statement" => {
                 self.redirected(b, nested, depth + 1, out)
             }
             Some(b) => {
@@ -329,7 +327,7 @@ impl<'t> Builder<'t> {
             c.redirs.extend(redirs);
         }
         for c in cont {
-            match c.kind() {
+            match c.ty() {
                 "pipeline" => self.pipeline_cmds(c, nested, depth + 1, out),
                 "command" => {
                     let c = self.command(c, depth + 1);
@@ -357,18 +355,18 @@ impl<'t> Builder<'t> {
             }
         }
         let target = n
-            .child_by_field_name("destination")
+            .field("destination")
             .map(|d| self.word(d, false, depth + 1))
             .unwrap_or_default();
         Redir { op, target }
     }
 
     fn assignment(&mut self, n: Node<'t>, depth: usize) {
-        let Some(name) = n.child_by_field_name("name") else {
+        let Some(name) = n.field("name") else {
             return;
         };
         let value = n
-            .child_by_field_name("value")
+            .field("value")
             .map(|v| self.word(v, false, depth + 1))
             .unwrap_or_else(|| Word::lit(""));
         let a = Assign {
@@ -386,14 +384,14 @@ impl<'t> Builder<'t> {
         };
         let mut inner_start = None;
         for ch in named_children(n) {
-            match ch.kind() {
+            match ch.ty() {
                 "variable_assignment" => {
                     let name = ch
-                        .child_by_field_name("name")
+                        .field("name")
                         .map(|x| self.text(x).to_string())
                         .unwrap_or_default();
                     let v = ch
-                        .child_by_field_name("value")
+                        .field("value")
                         .map(|v| self.word(v, false, depth + 1))
                         .unwrap_or_else(|| Word::lit(""));
                     cmd.env.push((name, v));
@@ -412,7 +410,7 @@ impl<'t> Builder<'t> {
                 "herestring_redirect" => {
                     cmd.stdin = named_children(ch)
                         .into_iter()
-                        .find(|c| c.kind() != "file_descriptor")
+                        .find(|c| c.ty() != "file_descriptor")
                         .map(|c| self.word(c, false, depth + 1));
                 }
                 "subshell" | "compound_statement" => {

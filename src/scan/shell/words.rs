@@ -4,6 +4,7 @@
 use super::builder::{Builder, MAX_DEPTH, named_children};
 use super::decode;
 use super::model::{Event, Script, Sub, Word};
+use crate::scan::syntax::NodeExt;
 use std::ops::Range;
 use tree_sitter::Node;
 
@@ -23,7 +24,7 @@ impl<'t> Builder<'t> {
             if let Some(gap) = self.src.get(pos..ch.start_byte()) {
                 push_const(&mut w, gap);
             }
-            let part = match ch.kind() {
+            let part = match ch.ty() {
                 "heredoc_content" => Word::lit(self.text(ch)),
                 _ => self.word(ch, false, depth + 1),
             };
@@ -41,7 +42,7 @@ impl<'t> Builder<'t> {
         if depth > MAX_DEPTH {
             return nonconst(self.text(n));
         }
-        match n.kind() {
+        match n.ty() {
             "word" | "number" => Word::lit(&unescape_word(self.text(n))),
             "raw_string" => {
                 let t = self.text(n);
@@ -63,13 +64,13 @@ impl<'t> Builder<'t> {
                     ..Word::default()
                 };
                 for ch in named_children(n) {
-                    let part = match ch.kind() {
+                    let part = match ch.ty() {
                         "string_content" => Word::lit(&unescape_dq(self.text(ch))),
                         _ => self.word(ch, lookup_only, depth + 1),
                     };
                     append(&mut w, part);
                 }
-                if n.kind() == "concatenation" {
+                if n.ty() == "concatenation" {
                     // Unnamed pieces (`=`, `:`) between named ones are literal text too; rebuild from
                     // the source when the pieces do not cover it.
                     if named_children(n).is_empty() {
@@ -81,10 +82,10 @@ impl<'t> Builder<'t> {
             "simple_expansion" | "expansion" => {
                 let raw = self.text(n);
                 let names: Vec<Node> = named_children(n);
-                let simple = names.len() == 1 && names[0].kind() == "variable_name";
+                let simple = names.len() == 1 && names[0].ty() == "variable_name";
                 let name = names
                     .iter()
-                    .find(|c| c.kind() == "variable_name")
+                    .find(|c| c.ty() == "variable_name")
                     .map(|c| self.text(*c).to_string());
                 let mut w = nonconst(raw);
                 if let Some(name) = name {
@@ -96,7 +97,7 @@ impl<'t> Builder<'t> {
                 w
             }
             "command_substitution" | "process_substitution" => {
-                let process = n.kind() == "process_substitution";
+                let process = n.ty() == "process_substitution";
                 let start = self.script.events.len();
                 for ch in named_children(n) {
                     self.stmt(ch, true, depth + 1);

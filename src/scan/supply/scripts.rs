@@ -9,6 +9,7 @@ use super::npm::json_key_line;
 use super::words;
 use crate::scan::report::Severity;
 use crate::scan::shell::{self, ShellOpts};
+use crate::scan::syntax::NodeExt;
 use crate::scan::syntax::{self, Grammar};
 use crate::scan::vocab;
 use crate::scan::{StageCtx, StageError};
@@ -207,7 +208,7 @@ pub fn setup_py(ctx: &StageCtx, path: &str, text: &str, out: &mut Out) -> Result
     collect(root, text, &mut aliases, &mut calls, 0);
     out.set_file(Some(path));
     for call in calls {
-        let Some(func) = call.child_by_field_name("function") else {
+        let Some(func) = call.field("function") else {
             continue;
         };
         let Some(name) = resolve(func, text, &aliases) else {
@@ -224,7 +225,7 @@ pub fn setup_py(ctx: &StageCtx, path: &str, text: &str, out: &mut Out) -> Result
             .trim()
             .to_string();
         let cmd = call
-            .child_by_field_name("arguments")
+            .field("arguments")
             .and_then(|a| a.named_child(0))
             .and_then(|a| const_command(a, text, 0));
         let why = if kind == "process" {
@@ -265,22 +266,19 @@ fn collect<'t>(
     if depth > 200 {
         return;
     }
-    match node.kind() {
+    match node.ty() {
         "function_definition" | "class_definition" | "decorated_definition" | "lambda" => return,
         "import_statement" => {
             let mut c = node.walk();
             for n in node.named_children(&mut c) {
-                match n.kind() {
+                match n.ty() {
                     "dotted_name" => {
                         let t = syntax::text(n, src);
                         let head = t.split('.').next().unwrap_or(t);
                         aliases.insert(head.to_string(), head.to_string());
                     }
                     "aliased_import" => {
-                        if let (Some(nm), Some(al)) = (
-                            n.child_by_field_name("name"),
-                            n.child_by_field_name("alias"),
-                        ) {
+                        if let (Some(nm), Some(al)) = (n.field("name"), n.field("alias")) {
                             aliases.insert(
                                 syntax::text(al, src).to_string(),
                                 syntax::text(nm, src).to_string(),
@@ -293,16 +291,16 @@ fn collect<'t>(
             return;
         }
         "import_from_statement" => {
-            let Some(m) = node.child_by_field_name("module_name") else {
+            let Some(m) = node.field("module_name") else {
                 return;
             };
             let module = syntax::text(m, src).to_string();
             let mut c = node.walk();
             for n in node.children_by_field_name("name", &mut c) {
-                let (nm, al) = if n.kind() == "aliased_import" {
+                let (nm, al) = if n.ty() == "aliased_import" {
                     (
-                        n.child_by_field_name("name").map(|x| syntax::text(x, src)),
-                        n.child_by_field_name("alias").map(|x| syntax::text(x, src)),
+                        n.field("name").map(|x| syntax::text(x, src)),
+                        n.field("alias").map(|x| syntax::text(x, src)),
                     )
                 } else {
                     (Some(syntax::text(n, src)), None)
@@ -324,7 +322,7 @@ fn collect<'t>(
 
 /// The dotted name of a callee with its first part resolved through imports.
 fn resolve(func: Node, src: &str, aliases: &HashMap<String, String>) -> Option<String> {
-    if !matches!(func.kind(), "identifier" | "attribute") {
+    if !matches!(func.ty(), "identifier" | "attribute") {
         return None;
     }
     let t: String = syntax::text(func, src)
@@ -347,12 +345,12 @@ fn const_command(node: Node, src: &str, depth: u8) -> Option<String> {
     if depth > 8 {
         return None;
     }
-    match node.kind() {
+    match node.ty() {
         "string" => {
             let mut c = node.walk();
             let mut s = String::new();
             for ch in node.children(&mut c) {
-                match ch.kind() {
+                match ch.ty() {
                     "string_content" => s.push_str(syntax::text(ch, src)),
                     "interpolation" => return None,
                     _ => {}

@@ -4,19 +4,20 @@
 
 use super::{AST, Js, line_of};
 use crate::scan::report::Severity;
+use crate::scan::syntax::NodeExt;
 use crate::scan::vocab;
 use tree_sitter::Node;
 
 impl<'t> Js<'_, 't> {
     /// JS-005 for `process.env.X`, `process.env["X"]`, `Bun.env.X`; CODE-003 for whole-env uses.
     pub(super) fn on_member(&mut self, n: Node<'t>) {
-        let Some(obj) = n.child_by_field_name("object") else {
+        let Some(obj) = n.field("object") else {
             return;
         };
         let parent = n.parent();
         let is_object_of_parent = parent.is_some_and(|p| {
-            matches!(p.kind(), "member_expression" | "subscript_expression")
-                && p.child_by_field_name("object").map(|o| o.id()) == Some(n.id())
+            matches!(p.ty(), "member_expression" | "subscript_expression")
+                && p.field("object").map(|o| o.id()) == Some(n.id())
         });
         let q = self.cx.qual(n).unwrap_or_default();
         if matches!(q.as_str(), "process.env" | "Bun.env") && !is_object_of_parent {
@@ -29,17 +30,15 @@ impl<'t> Js<'_, 't> {
         }
         // Writes (`process.env.X = …`) are not reads.
         if let Some(p) = parent
-            && p.kind() == "assignment_expression"
-            && p.child_by_field_name("left").map(|l| l.id()) == Some(n.id())
+            && p.ty() == "assignment_expression"
+            && p.field("left").map(|l| l.id()) == Some(n.id())
         {
             return;
         }
-        let name = if n.kind() == "member_expression" {
-            n.child_by_field_name("property")
-                .map(|p| self.cx.text(p).to_string())
+        let name = if n.ty() == "member_expression" {
+            n.field("property").map(|p| self.cx.text(p).to_string())
         } else {
-            n.child_by_field_name("index")
-                .and_then(|i| self.cx.fold_str(i))
+            n.field("index").and_then(|i| self.cx.fold_str(i))
         };
         self.env_read(name, line_of(n));
     }
@@ -65,13 +64,10 @@ impl<'t> Js<'_, 't> {
 
     /// `const { A, B } = process.env` reads A and B.
     pub(super) fn on_declarator(&mut self, n: Node<'t>) {
-        let (Some(name), Some(v)) = (
-            n.child_by_field_name("name"),
-            n.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(v)) = (n.field("name"), n.field("value")) else {
             return;
         };
-        if name.kind() != "object_pattern"
+        if name.ty() != "object_pattern"
             || !matches!(self.cx.qual(v).as_deref(), Some("process.env" | "Bun.env"))
         {
             return;
@@ -79,14 +75,10 @@ impl<'t> Js<'_, 't> {
         let mut cur = name.walk();
         let keys: Vec<Option<String>> = name
             .named_children(&mut cur)
-            .map(|c| match c.kind() {
+            .map(|c| match c.ty() {
                 "shorthand_property_identifier_pattern" => Some(self.cx.text(c).to_string()),
-                "object_assignment_pattern" => c
-                    .child_by_field_name("left")
-                    .map(|l| self.cx.text(l).to_string()),
-                "pair_pattern" => c
-                    .child_by_field_name("key")
-                    .and_then(|k| self.cx.key_name(k)),
+                "object_assignment_pattern" => c.field("left").map(|l| self.cx.text(l).to_string()),
+                "pair_pattern" => c.field("key").and_then(|k| self.cx.key_name(k)),
                 _ => None,
             })
             .collect();
@@ -119,40 +111,40 @@ impl<'t> Js<'_, 't> {
             return false;
         }
         let Some(p) = n.parent() else { return true };
-        match p.kind() {
+        match p.ty() {
             "parenthesized_expression"
             | "as_expression"
             | "non_null_expression"
             | "satisfies_expression"
             | "await_expression" => self.env_only_for_process(p, d + 1),
             "pair" => p
-                .child_by_field_name("key")
+                .field("key")
                 .and_then(|k| self.cx.key_name(k))
                 .is_some_and(|k| k == "env"),
             "spread_element" => {
                 // `{ ...process.env, X: 1 }`: judged by where the object goes.
                 p.parent()
-                    .filter(|o| o.kind() == "object")
+                    .filter(|o| o.ty() == "object")
                     .is_some_and(|o| self.env_only_for_process(o, d + 1))
             }
-            "variable_declarator" => match p.child_by_field_name("name") {
-                Some(name) if name.kind() == "identifier" => {
+            "variable_declarator" => match p.field("name") {
+                Some(name) if name.ty() == "identifier" => {
                     self.alias_only_for_process(self.cx.text(name), d)
                 }
                 // `const { A, B } = process.env` reads named keys (JS-005); `...rest` takes it all.
-                Some(name) if name.kind() == "object_pattern" => {
+                Some(name) if name.ty() == "object_pattern" => {
                     let mut cur = name.walk();
                     let rest = name
                         .named_children(&mut cur)
-                        .any(|c| c.kind() == "rest_pattern");
+                        .any(|c| c.ty() == "rest_pattern");
                     !rest
                 }
                 _ => false,
             },
             "assignment_expression" => p
-                .child_by_field_name("left")
-                .filter(|l| l.kind() == "member_expression")
-                .and_then(|l| l.child_by_field_name("property"))
+                .field("left")
+                .filter(|l| l.ty() == "member_expression")
+                .and_then(|l| l.field("property"))
                 .is_some_and(|pr| self.cx.text(pr) == "env"),
             "for_in_statement"
             | "arguments"
@@ -181,18 +173,18 @@ impl<'t> Js<'_, 't> {
                 if steps > 200_000 {
                     return false;
                 }
-                let is_use = matches!(n.kind(), "identifier" | "shorthand_property_identifier")
+                let is_use = matches!(n.ty(), "identifier" | "shorthand_property_identifier")
                     && self.cx.text(n) == name
                     && !n.parent().is_some_and(|p| {
-                        p.kind() == "variable_declarator"
-                            && p.child_by_field_name("name").map(|x| x.id()) == Some(n.id())
+                        p.ty() == "variable_declarator"
+                            && p.field("name").map(|x| x.id()) == Some(n.id())
                     });
                 if is_use {
                     uses += 1;
                     if uses > 64 {
                         return false;
                     }
-                    let ok = if n.kind() == "shorthand_property_identifier" {
+                    let ok = if n.ty() == "shorthand_property_identifier" {
                         name == "env"
                     } else {
                         self.env_only_for_process(n, d + 1)

@@ -7,6 +7,7 @@
 use super::decode::{decode_b64, dirname, from_char_codes, join, parse_num, percent_decode};
 use super::scope::{Bind, Lookup, MAX_DEPTH, Symbols, string_text, strip};
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use base64::Engine;
 use tree_sitter::Node;
 
@@ -197,7 +198,7 @@ impl<'t> Ctx<'t> {
             return None;
         }
         let n = strip(n);
-        match n.kind() {
+        match n.ty() {
             "string" => string_text(n, self.src).map(Val::Str),
             "number" => parse_num(self.text(n)).map(Val::Num),
             "true" => Some(Val::Bool(true)),
@@ -206,7 +207,7 @@ impl<'t> Ctx<'t> {
                 let mut acc = Val::Str(String::new());
                 let mut cur = n.walk();
                 for c in n.named_children(&mut cur) {
-                    let part = match c.kind() {
+                    let part = match c.ty() {
                         "string_fragment" => Val::Str(self.text(c).to_string()),
                         "escape_sequence" => Val::Str(super::scope::unescape_js(self.text(c))),
                         "template_substitution" => self.fold_d(c.named_child(0)?, d + 1)?,
@@ -217,9 +218,9 @@ impl<'t> Ctx<'t> {
                 Some(acc)
             }
             "binary_expression" => {
-                let op = self.text(n.child_by_field_name("operator")?);
-                let l = self.fold_d(n.child_by_field_name("left")?, d + 1)?;
-                let r = self.fold_d(n.child_by_field_name("right")?, d + 1)?;
+                let op = self.text(n.field("operator")?);
+                let l = self.fold_d(n.field("left")?, d + 1)?;
+                let r = self.fold_d(n.field("right")?, d + 1)?;
                 match op {
                     "+" => concat(l, r),
                     "-" | "*" | "^" | "|" | "&" => match (l, r) {
@@ -273,11 +274,11 @@ impl<'t> Ctx<'t> {
                         _ => {}
                     }
                 }
-                let obj = self.fold_d(n.child_by_field_name("object")?, d + 1)?;
-                let key = if n.kind() == "member_expression" {
-                    self.text(n.child_by_field_name("property")?).to_string()
+                let obj = self.fold_d(n.field("object")?, d + 1)?;
+                let key = if n.ty() == "member_expression" {
+                    self.text(n.field("property")?).to_string()
                 } else {
-                    to_str(&self.fold_d(n.child_by_field_name("index")?, d + 1)?)?
+                    to_str(&self.fold_d(n.field("index")?, d + 1)?)?
                 };
                 if key == "length" {
                     return match obj {
@@ -293,13 +294,13 @@ impl<'t> Ctx<'t> {
                 let mut bytes = 0usize;
                 let mut cur = n.walk();
                 for c in n.named_children(&mut cur) {
-                    if c.kind() == "spread_element" {
+                    if c.ty() == "spread_element" {
                         match self.fold_d(c.named_child(0)?, d + 1)? {
                             Val::Arr(xs) => out.extend(xs),
                             Val::Str(s) => out.extend(s.chars().map(|c| Val::Str(c.into()))),
                             _ => return None,
                         }
-                    } else if c.kind() != "comment" {
+                    } else if c.ty() != "comment" {
                         out.push(self.fold_d(c, d + 1)?);
                     }
                     bytes += out.last().map_or(0, size);
@@ -314,9 +315,8 @@ impl<'t> Ctx<'t> {
                 let mut bytes = 0usize;
                 let mut cur = n.walk();
                 for c in n.named_children(&mut cur) {
-                    if c.kind() == "pair"
-                        && let (Some(k), Some(v)) =
-                            (c.child_by_field_name("key"), c.child_by_field_name("value"))
+                    if c.ty() == "pair"
+                        && let (Some(k), Some(v)) = (c.field("key"), c.field("value"))
                         && let Some(key) = self.key_name(k)
                         && let Some(val) = self.fold_d(v, d + 1)
                     {
@@ -332,8 +332,8 @@ impl<'t> Ctx<'t> {
             "call_expression" => self.fold_call(n, d),
             "new_expression" => {
                 // `new URL(rel, base)`: the joined path (CODE-007 paths from `import.meta.url`).
-                let q = self.qual_d(n.child_by_field_name("constructor")?, d + 1)?;
-                let args = n.child_by_field_name("arguments")?;
+                let q = self.qual_d(n.field("constructor")?, d + 1)?;
+                let args = n.field("arguments")?;
                 if q == "URL" || q == "url.URL" {
                     let rel = to_str(&self.fold_d(args.named_child(0)?, d + 1)?)?;
                     if let Some(base) = args.named_child(1) {
@@ -350,7 +350,7 @@ impl<'t> Ctx<'t> {
 
     /// A property key as text (`a`, `"a-b"`, `[K]` with constant K).
     pub fn key_name(&self, k: Node<'t>) -> Option<String> {
-        match k.kind() {
+        match k.ty() {
             "property_identifier" | "shorthand_property_identifier" | "number" => {
                 Some(self.text(k).to_string())
             }
@@ -361,19 +361,19 @@ impl<'t> Ctx<'t> {
     }
 
     fn fold_call(&self, n: Node<'t>, d: u32) -> Option<Val> {
-        let f = strip(n.child_by_field_name("function")?);
-        let args = n.child_by_field_name("arguments")?;
+        let f = strip(n.field("function")?);
+        let args = n.field("arguments")?;
         let argv = |i: usize| -> Option<Val> { self.fold_d(args.named_child(i as u32)?, d + 1) };
         let all_args = || -> Option<Vec<Val>> {
             let mut out = Vec::new();
             let mut cur = args.walk();
             for c in args.named_children(&mut cur) {
-                if c.kind() == "spread_element" {
+                if c.ty() == "spread_element" {
                     match self.fold_d(c.named_child(0)?, d + 1)? {
                         Val::Arr(xs) => out.extend(xs),
                         _ => return None,
                     }
-                } else if c.kind() != "comment" {
+                } else if c.ty() != "comment" {
                     out.push(self.fold_d(c, d + 1)?);
                 }
             }
@@ -450,11 +450,11 @@ impl<'t> Ctx<'t> {
             _ => {}
         }
         // Methods on a constant receiver.
-        if f.kind() != "member_expression" {
+        if f.ty() != "member_expression" {
             return None;
         }
-        let method = self.text(f.child_by_field_name("property")?);
-        let recv = self.fold_d(f.child_by_field_name("object")?, d + 1)?;
+        let method = self.text(f.field("property")?);
+        let recv = self.fold_d(f.field("object")?, d + 1)?;
         let sarg = |i: usize| argv(i).and_then(|v| to_str(&v));
         match (recv, method) {
             (Val::Str(s), "split") => {
@@ -533,27 +533,27 @@ impl<'t> Ctx<'t> {
 
 /// The i-th argument of a call or new expression.
 pub fn arg<'t>(call: Node<'t>, i: usize) -> Option<Node<'t>> {
-    let args = call.child_by_field_name("arguments")?;
-    if args.kind() != "arguments" {
+    let args = call.field("arguments")?;
+    if args.ty() != "arguments" {
         return None;
     }
     let mut cur = args.walk();
     args.named_children(&mut cur)
-        .filter(|c| c.kind() != "comment")
+        .filter(|c| c.ty() != "comment")
         .nth(i)
 }
 
 /// All arguments of a call or new expression.
 pub fn args<'t>(call: Node<'t>) -> Vec<Node<'t>> {
-    let Some(a) = call.child_by_field_name("arguments") else {
+    let Some(a) = call.field("arguments") else {
         return Vec::new();
     };
-    if a.kind() != "arguments" {
+    if a.ty() != "arguments" {
         return vec![a]; // A tagged template.
     }
     let mut cur = a.walk();
     a.named_children(&mut cur)
-        .filter(|c| c.kind() != "comment")
+        .filter(|c| c.ty() != "comment")
         .collect()
 }
 

@@ -10,6 +10,7 @@ use super::{AST, Js, line_of};
 use crate::permissions::host_covered;
 use crate::scan::StageError;
 use crate::scan::report::Severity;
+use crate::scan::syntax::NodeExt;
 use std::collections::HashMap;
 use tree_sitter::Node;
 
@@ -128,25 +129,21 @@ impl<'t> Js<'_, 't> {
         extra: &mut HashMap<String, Vec<Node<'t>>>,
         sends: &mut Vec<Node<'t>>,
     ) {
-        match n.kind() {
+        match n.ty() {
             "assignment_expression" => {
-                let Some(l) = n.child_by_field_name("left").map(strip) else {
+                let Some(l) = n.field("left").map(strip) else {
                     return;
                 };
-                let key = match l.kind() {
-                    "member_expression" => l
-                        .child_by_field_name("property")
-                        .map(|p| self.cx.text(p).to_string()),
-                    "subscript_expression" => l
-                        .child_by_field_name("index")
-                        .and_then(|i| self.cx.fold_str(i)),
+                let key = match l.ty() {
+                    "member_expression" => l.field("property").map(|p| self.cx.text(p).to_string()),
+                    "subscript_expression" => l.field("index").and_then(|i| self.cx.fold_str(i)),
                     _ => None,
                 };
                 if let Some(k) = key
                     && is_recipient_key(&k)
-                    && let Some(obj) = l.child_by_field_name("object").map(strip)
-                    && obj.kind() == "identifier"
-                    && let Some(v) = n.child_by_field_name("right")
+                    && let Some(obj) = l.field("object").map(strip)
+                    && obj.ty() == "identifier"
+                    && let Some(v) = n.field("right")
                 {
                     extra
                         .entry(self.cx.text(obj).to_string())
@@ -155,16 +152,16 @@ impl<'t> Js<'_, 't> {
                 }
             }
             "call_expression" => {
-                let Some(f) = n.child_by_field_name("function").map(strip) else {
+                let Some(f) = n.field("function").map(strip) else {
                     return;
                 };
                 let q = self.cx.qual(f).unwrap_or_default();
-                let method = (f.kind() == "member_expression")
-                    .then(|| f.child_by_field_name("property").map(|p| self.cx.text(p)))
+                let method = (f.ty() == "member_expression")
+                    .then(|| f.field("property").map(|p| self.cx.text(p)))
                     .flatten();
                 if matches!(method, Some("push" | "unshift"))
-                    && let Some(obj) = f.child_by_field_name("object").map(strip)
-                    && obj.kind() == "identifier"
+                    && let Some(obj) = f.field("object").map(strip)
+                    && obj.ty() == "identifier"
                 {
                     // `recipients.push("x@y")` counts when that list is under a recipient key.
                     let e = extra.entry(format!("[]{}", self.cx.text(obj))).or_default();
@@ -210,16 +207,16 @@ impl<'t> Js<'_, 't> {
                     Val::Arr(xs) => xs.iter().flat_map(|v| v.strings()).for_each(&mut push),
                     other => other.strings().into_iter().for_each(&mut push),
                 }
-            } else if x.kind() == "array" {
+            } else if x.ty() == "array" {
                 let mut cur = x.walk();
                 let kids: Vec<Node> = x.named_children(&mut cur).collect();
                 for k in kids {
                     self.collect(k, true, extra, r, d + 1, budget);
                 }
-            } else if x.kind() == "identifier" {
+            } else if x.ty() == "identifier" {
                 let name = self.cx.text(x);
                 match self.cx.sym.lookup(name) {
-                    Lookup::Bound(Bind::Value(v)) if strip(*v).kind() == "array" => {
+                    Lookup::Bound(Bind::Value(v)) if strip(*v).ty() == "array" => {
                         self.collect(*v, true, extra, r, d + 1, budget)
                     }
                     _ => r.dynamic = true,
@@ -234,18 +231,18 @@ impl<'t> Js<'_, 't> {
             }
             return;
         }
-        match x.kind() {
+        match x.ty() {
             "object" => {
                 let mut cur = x.walk();
                 let kids: Vec<Node> = x.named_children(&mut cur).collect();
                 for c in kids {
-                    match c.kind() {
+                    match c.ty() {
                         "pair" => {
                             let k = c
-                                .child_by_field_name("key")
+                                .field("key")
                                 .and_then(|k| self.cx.key_name(k))
                                 .unwrap_or_default();
-                            if let Some(v) = c.child_by_field_name("value") {
+                            if let Some(v) = c.field("value") {
                                 self.collect(v, is_recipient_key(&k), extra, r, d + 1, budget);
                             }
                         }
@@ -272,7 +269,7 @@ impl<'t> Js<'_, 't> {
                 }
             }
             "call_expression" | "new_expression" | "array" | "arguments" => {
-                let kids: Vec<Node> = if x.kind() == "array" {
+                let kids: Vec<Node> = if x.ty() == "array" {
                     let mut cur = x.walk();
                     x.named_children(&mut cur).collect()
                 } else {

@@ -5,6 +5,7 @@
 use super::argv::split_commands;
 use super::fold::{Ctx, DYN, Val, arg};
 use super::scope::strip;
+use crate::scan::syntax::NodeExt;
 use crate::scan::vocab;
 use tree_sitter::Node;
 
@@ -57,7 +58,7 @@ impl<'t> Ctx<'t> {
             )
         {
             let prog = arg(node, 0)?;
-            let list = arg(node, 1).filter(|a| strip(*a).kind() == "array");
+            let list = arg(node, 1).filter(|a| strip(*a).ty() == "array");
             let opts = if list.is_some() {
                 arg(node, 2)
             } else {
@@ -78,7 +79,7 @@ impl<'t> Ctx<'t> {
         }
         if matches!(q, "Bun.spawn" | "Bun.spawnSync") {
             let first = arg(node, 0)?;
-            let list = match strip(first).kind() {
+            let list = match strip(first).ty() {
                 "array" => Some(first),
                 "object" => self.option_node(first, "cmd"),
                 _ => None,
@@ -190,7 +191,7 @@ impl<'t> Ctx<'t> {
     /// The folded words of an array literal (or a name bound to one) and whether all are constant.
     fn array_words(&self, l: Node<'t>) -> (Vec<Option<String>>, bool) {
         let l = strip(l);
-        if l.kind() != "array" {
+        if l.ty() != "array" {
             return match self.fold(l) {
                 Some(Val::Arr(xs)) => {
                     let v: Vec<Option<String>> =
@@ -204,10 +205,10 @@ impl<'t> Ctx<'t> {
         let mut out = Vec::new();
         let mut cur = l.walk();
         for c in l.named_children(&mut cur) {
-            if c.kind() == "comment" {
+            if c.ty() == "comment" {
                 continue;
             }
-            if c.kind() == "spread_element" {
+            if c.ty() == "spread_element" {
                 out.push(None);
                 continue;
             }
@@ -221,10 +222,10 @@ impl<'t> Ctx<'t> {
     pub fn option_node(&self, obj: Node<'t>, key: &str) -> Option<Node<'t>> {
         let obj = self.object_literal(obj)?;
         let mut cur = obj.walk();
-        obj.named_children(&mut cur).find_map(|c| match c.kind() {
+        obj.named_children(&mut cur).find_map(|c| match c.ty() {
             "pair" => {
-                let k = self.key_name(c.child_by_field_name("key")?)?;
-                (k == key).then(|| c.child_by_field_name("value")).flatten()
+                let k = self.key_name(c.field("key")?)?;
+                (k == key).then(|| c.field("value")).flatten()
             }
             "shorthand_property_identifier" if self.text(c) == key => Some(c),
             _ => None,
@@ -235,7 +236,7 @@ impl<'t> Ctx<'t> {
     pub fn object_literal(&self, n: Node<'t>) -> Option<Node<'t>> {
         let mut n = strip(n);
         for _ in 0..8 {
-            match n.kind() {
+            match n.ty() {
                 "object" => return Some(n),
                 "identifier" => match self.sym.lookup(self.text(n)) {
                     super::scope::Lookup::Bound(super::scope::Bind::Value(v)) => n = strip(*v),

@@ -4,6 +4,7 @@
 use super::decode::join;
 use super::fold::{Ctx, DYN, FOLD_STEPS, arg, args};
 use super::scope::{Bind, GLOBAL_OBJECTS, Lookup, MAX_DEPTH, norm_module, strip};
+use crate::scan::syntax::NodeExt;
 use tree_sitter::Node;
 
 impl<'t> Ctx<'t> {
@@ -38,7 +39,7 @@ impl<'t> Ctx<'t> {
             return None;
         }
         let n = strip(n);
-        match n.kind() {
+        match n.ty() {
             "identifier" => {
                 let name = self.text(n);
                 match self.sym.lookup(name) {
@@ -58,12 +59,12 @@ impl<'t> Ctx<'t> {
             }
             "this" => None,
             "member_expression" => {
-                let obj = n.child_by_field_name("object")?;
-                let prop = self.text(n.child_by_field_name("property")?);
-                if obj.kind() == "import" {
+                let obj = n.field("object")?;
+                let prop = self.text(n.field("property")?);
+                if obj.ty() == "import" {
                     return Some(format!("import.meta.{prop}"));
                 }
-                if obj.kind() == "meta_property" {
+                if obj.ty() == "meta_property" {
                     return Some(format!("import.meta.{prop}"));
                 }
                 let o = self.qual_d(obj, d + 1)?;
@@ -74,8 +75,8 @@ impl<'t> Ctx<'t> {
                 })
             }
             "subscript_expression" => {
-                let obj = n.child_by_field_name("object")?;
-                let key = self.fold_d(n.child_by_field_name("index")?, d + 1)?;
+                let obj = n.field("object")?;
+                let key = self.fold_d(n.field("index")?, d + 1)?;
                 let key = key.as_str()?.to_string();
                 let o = self.qual_d(obj, d + 1)?;
                 Some(if GLOBAL_OBJECTS.contains(&o.as_str()) {
@@ -85,8 +86,8 @@ impl<'t> Ctx<'t> {
                 })
             }
             "call_expression" => {
-                let f = n.child_by_field_name("function")?;
-                if f.kind() == "import" {
+                let f = n.field("function")?;
+                if f.ty() == "import" {
                     return self.module_arg(n, d).map(|m| norm_module(&m));
                 }
                 let fq = self.qual_d(f, d + 1);
@@ -99,7 +100,7 @@ impl<'t> Ctx<'t> {
                     _ => fq,
                 }
             }
-            "new_expression" => self.qual_d(n.child_by_field_name("constructor")?, d + 1),
+            "new_expression" => self.qual_d(n.field("constructor")?, d + 1),
             "await_expression" => self.qual_d(n.named_child(0)?, d + 1),
             // `(0, eval)(x)`: the last expression of a sequence.
             "sequence_expression" => {
@@ -133,12 +134,12 @@ impl<'t> Ctx<'t> {
             return s;
         }
         let n = strip(n);
-        match n.kind() {
+        match n.ty() {
             "template_string" => {
                 let mut out = String::new();
                 let mut cur = n.walk();
                 for c in n.named_children(&mut cur) {
-                    match c.kind() {
+                    match c.ty() {
                         "string_fragment" => out.push_str(self.text(c)),
                         "escape_sequence" => out.push_str(&super::scope::unescape_js(self.text(c))),
                         "template_substitution" => match c.named_child(0) {
@@ -150,15 +151,9 @@ impl<'t> Ctx<'t> {
                 }
                 out
             }
-            "binary_expression"
-                if n.child_by_field_name("operator").map(|o| self.text(o)) == Some("+") =>
-            {
-                let l = n
-                    .child_by_field_name("left")
-                    .map(|x| self.partial_d(x, d + 1, budget));
-                let r = n
-                    .child_by_field_name("right")
-                    .map(|x| self.partial_d(x, d + 1, budget));
+            "binary_expression" if n.field("operator").map(|o| self.text(o)) == Some("+") => {
+                let l = n.field("left").map(|x| self.partial_d(x, d + 1, budget));
+                let r = n.field("right").map(|x| self.partial_d(x, d + 1, budget));
                 format!("{}{}", l.unwrap_or_default(), r.unwrap_or_default())
             }
             "identifier" => match self.sym.lookup(self.text(n)) {
@@ -166,7 +161,7 @@ impl<'t> Ctx<'t> {
                 _ => DYN.to_string(),
             },
             "call_expression" => {
-                let q = n.child_by_field_name("function").and_then(|f| self.qual(f));
+                let q = n.field("function").and_then(|f| self.qual(f));
                 if matches!(q.as_deref(), Some("path.join" | "path.resolve")) {
                     let parts: Vec<String> = args(n)
                         .into_iter()

@@ -6,6 +6,7 @@ use super::procs::basename;
 use super::scope::strip;
 use super::{AST, Js, line_of};
 use crate::scan::report::Severity;
+use crate::scan::syntax::NodeExt;
 use crate::scan::{StageError, vocab};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
@@ -37,12 +38,10 @@ impl<'t> Js<'_, 't> {
             if !up {
                 self.tick()?;
                 let n = cur.node();
-                match n.kind() {
+                match n.ty() {
                     "variable_declarator" => {
-                        if let (Some(name), Some(v)) = (
-                            n.child_by_field_name("name"),
-                            n.child_by_field_name("value"),
-                        ) && name.kind() == "identifier"
+                        if let (Some(name), Some(v)) = (n.field("name"), n.field("value"))
+                            && name.ty() == "identifier"
                         {
                             let q = self.cx.qual(v).unwrap_or_default();
                             if SOCKETS.contains(&q.as_str()) {
@@ -54,16 +53,14 @@ impl<'t> Js<'_, 't> {
                         }
                     }
                     "call_expression" | "new_expression" => {
-                        let f = n
-                            .child_by_field_name("function")
-                            .or_else(|| n.child_by_field_name("constructor"));
+                        let f = n.field("function").or_else(|| n.field("constructor"));
                         let q = f.and_then(|f| self.cx.qual(f)).unwrap_or_default();
                         if self.spawns_shell(n, &q) {
                             spawns.push(n);
                         }
                         if f.is_some_and(|f| {
-                            f.kind() == "member_expression"
-                                && f.child_by_field_name("property")
+                            f.ty() == "member_expression"
+                                && f.field("property")
                                     .is_some_and(|p| self.cx.text(p) == "pipe")
                         }) {
                             pipes.push(n);
@@ -101,8 +98,8 @@ impl<'t> Js<'_, 't> {
         // `client.pipe(sh.stdin)` / `sh.stdout.pipe(client)`.
         for p in pipes {
             let from = p
-                .child_by_field_name("function")
-                .and_then(|f| f.child_by_field_name("object"))
+                .field("function")
+                .and_then(|f| f.field("object"))
                 .and_then(|o| self.base_name(o));
             let to = super::fold::arg(p, 0).and_then(|a| self.base_name(a));
             let (Some(from), Some(to)) = (from, to) else {
@@ -136,7 +133,7 @@ impl<'t> Js<'_, 't> {
     }
 
     fn spawns_shell(&self, n: Node<'t>, q: &str) -> bool {
-        if !matches!(n.kind(), "call_expression" | "new_expression") {
+        if !matches!(n.ty(), "call_expression" | "new_expression") {
             return false;
         }
         let Some(p) = self.cx.proc_call(n, q) else {
@@ -153,7 +150,7 @@ impl<'t> Js<'_, 't> {
             return false;
         }
         let v = strip(v);
-        if v.kind() == "identifier" {
+        if v.ty() == "identifier" {
             return names.contains(self.cx.text(v));
         }
         let mut cur = v.walk();

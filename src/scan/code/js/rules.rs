@@ -6,6 +6,7 @@ use super::fold::{DYN, arg, args};
 use super::scope::{Bind, Lookup, MAX_DEPTH, is_function, norm_module, strip};
 use super::{AST, Js, line_of};
 use crate::scan::report::Severity;
+use crate::scan::syntax::NodeExt;
 use crate::scan::{StageError, agent};
 use tree_sitter::Node;
 
@@ -38,12 +39,12 @@ impl<'t> Js<'_, 't> {
     }
 
     pub(super) fn on_node(&mut self, n: Node<'t>) -> Result<(), StageError> {
-        match n.kind() {
+        match n.ty() {
             "call_expression" => self.on_call(n)?,
             "new_expression" => self.on_new(n)?,
             "member_expression" | "subscript_expression" => self.on_member(n),
             "import_statement" => {
-                if let Some(s) = n.child_by_field_name("source")
+                if let Some(s) = n.field("source")
                     && let Some(m) = self.cx.fold_str(s)
                 {
                     self.suspicious_import(&m, line_of(n));
@@ -56,11 +57,11 @@ impl<'t> Js<'_, 't> {
     }
 
     pub(super) fn on_call(&mut self, n: Node<'t>) -> Result<(), StageError> {
-        let Some(f) = n.child_by_field_name("function").map(strip) else {
+        let Some(f) = n.field("function").map(strip) else {
             return Ok(());
         };
         let line = line_of(n);
-        if f.kind() == "import" {
+        if f.ty() == "import" {
             self.dynamic_import(n, line);
             return Ok(());
         }
@@ -95,8 +96,8 @@ impl<'t> Js<'_, 't> {
             _ => {}
         }
         // `globalThis[k](…)` with a non-constant key (§8.3 JS-002).
-        if q.is_empty() && f.kind() == "subscript_expression" {
-            let obj = f.child_by_field_name("object").map(strip);
+        if q.is_empty() && f.ty() == "subscript_expression" {
+            let obj = f.field("object").map(strip);
             if let Some(o) = obj
                 && scope_global(self, o)
             {
@@ -115,7 +116,7 @@ impl<'t> Js<'_, 't> {
     }
 
     pub(super) fn on_new(&mut self, n: Node<'t>) -> Result<(), StageError> {
-        let Some(c) = n.child_by_field_name("constructor") else {
+        let Some(c) = n.field("constructor") else {
             return Ok(());
         };
         let q = self.cx.qual(c).unwrap_or_default();
@@ -227,13 +228,13 @@ impl<'t> Js<'_, 't> {
         }
         *budget -= 1;
         let n = strip(n);
-        if is_function(n.kind()) {
+        if is_function(n.ty()) {
             return None;
         }
-        if n.kind() == "call_expression" && self.is_decoder(n) {
+        if n.ty() == "call_expression" && self.is_decoder(n) {
             return Some(n);
         }
-        if n.kind() == "identifier" {
+        if n.ty() == "identifier" {
             return match self.cx.sym.lookup(self.cx.text(n)) {
                 Lookup::Bound(Bind::Value(v)) => self.find_decoder(*v, d + 1, budget),
                 _ => None,
@@ -247,7 +248,7 @@ impl<'t> Js<'_, 't> {
 
     /// Decoder calls of §8.3 JS-003.
     pub(super) fn is_decoder(&self, n: Node<'t>) -> bool {
-        let Some(f) = n.child_by_field_name("function").map(strip) else {
+        let Some(f) = n.field("function").map(strip) else {
             return false;
         };
         let q = self.cx.qual(f).unwrap_or_default();
@@ -270,17 +271,17 @@ impl<'t> Js<'_, 't> {
                 }),
             _ => {
                 // `.split('').reverse().join('')`, and `.toString()` of a decoded buffer.
-                if f.kind() != "member_expression" {
+                if f.ty() != "member_expression" {
                     return false;
                 }
-                let prop = f.child_by_field_name("property").map(|p| self.cx.text(p));
-                let obj = f.child_by_field_name("object").map(strip);
+                let prop = f.field("property").map(|p| self.cx.text(p));
+                let obj = f.field("object").map(strip);
                 match (prop, obj) {
-                    (Some("join"), Some(o)) if o.kind() == "call_expression" => o
-                        .child_by_field_name("function")
-                        .and_then(|g| g.child_by_field_name("property"))
+                    (Some("join"), Some(o)) if o.ty() == "call_expression" => o
+                        .field("function")
+                        .and_then(|g| g.field("property"))
                         .is_some_and(|p| self.cx.text(p) == "reverse"),
-                    (Some("toString"), Some(o)) if o.kind() == "call_expression" => {
+                    (Some("toString"), Some(o)) if o.ty() == "call_expression" => {
                         self.is_decoder(o)
                     }
                     _ => false,
@@ -296,9 +297,9 @@ impl<'t> Js<'_, 't> {
         }
         // The outermost call of a chain (`Buffer.from(…).toString()`) is re-scanned once.
         if let Some(p) = n.parent()
-            && p.kind() == "member_expression"
+            && p.ty() == "member_expression"
             && let Some(gp) = p.parent()
-            && gp.kind() == "call_expression"
+            && gp.ty() == "call_expression"
             && self.is_decoder(gp)
         {
             return Ok(());
@@ -311,7 +312,7 @@ impl<'t> Js<'_, 't> {
 
     pub(super) fn is_string_like(&self, n: Node<'t>, d: u32) -> bool {
         let n = strip(n);
-        match n.kind() {
+        match n.ty() {
             "string" | "template_string" => true,
             "binary_expression" => true,
             "call_expression" => self.is_decoder(n),
@@ -413,7 +414,7 @@ impl<'t> Js<'_, 't> {
 }
 
 fn scope_global(js: &Js, o: Node) -> bool {
-    o.kind() == "identifier"
+    o.ty() == "identifier"
         && crate::scan::code::js::scope::GLOBAL_OBJECTS.contains(&js.cx.text(o))
         && matches!(js.cx.sym.lookup(js.cx.text(o)), Lookup::Global)
 }

@@ -4,6 +4,7 @@
 //! file binds it exactly once and never reassigns it (chosen; an import wins over a shadowing parameter).
 
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
@@ -67,13 +68,13 @@ pub fn is_function(kind: &str) -> bool {
 /// Unwraps parentheses and TypeScript-only wrappers (`x as T`, `x!`, `x satisfies T`, `<T>x`).
 pub fn strip<'t>(mut n: Node<'t>) -> Node<'t> {
     for _ in 0..MAX_DEPTH {
-        match n.kind() {
+        match n.ty() {
             "parenthesized_expression"
             | "as_expression"
             | "non_null_expression"
             | "satisfies_expression"
             | "type_assertion" => match n.named_child(0) {
-                Some(c) if c.kind() != "type_annotation" => n = c,
+                Some(c) if c.ty() != "type_annotation" => n = c,
                 _ => return n,
             },
             _ => return n,
@@ -139,15 +140,12 @@ impl<'t> Symbols<'t> {
 
     fn visit(&mut self, n: Node<'t>, src: &'t str) {
         let t = |n: Node| syntax::text(n, src);
-        match n.kind() {
+        match n.ty() {
             "variable_declarator" => {
-                let (Some(name), value) = (
-                    n.child_by_field_name("name"),
-                    n.child_by_field_name("value"),
-                ) else {
+                let (Some(name), value) = (n.field("name"), n.field("value")) else {
                     return;
                 };
-                match (name.kind(), value) {
+                match (name.ty(), value) {
                     ("identifier", Some(v)) => self.add(t(name), Bind::Value(v)),
                     ("identifier", None) => self.add(t(name), Bind::Opaque),
                     (_, Some(v)) => self.destructure(name, v, src, 0),
@@ -156,15 +154,15 @@ impl<'t> Symbols<'t> {
             }
             "import_require_clause" => {
                 // TypeScript `import cp = require('child_process')`.
-                let id = n.named_child(0).filter(|x| x.kind() == "identifier");
-                let source = n.child_by_field_name("source");
+                let id = n.named_child(0).filter(|x| x.ty() == "identifier");
+                let source = n.field("source");
                 if let (Some(id), Some(s)) = (id, source) {
                     let module = norm_module(string_text(s, src).as_deref().unwrap_or(""));
                     self.add(t(id), Bind::Import(module));
                 }
             }
             "import_statement" => {
-                let Some(source) = n.child_by_field_name("source") else {
+                let Some(source) = n.field("source") else {
                     return;
                 };
                 let module = norm_module(string_text(source, src).as_deref().unwrap_or(""));
@@ -172,24 +170,24 @@ impl<'t> Symbols<'t> {
                     let Some(c) = n.named_child(i as u32) else {
                         continue;
                     };
-                    if c.kind() == "import_clause" {
+                    if c.ty() == "import_clause" {
                         self.import_clause(c, &module, src);
                     }
                 }
             }
             "function_declaration" | "generator_function_declaration" => {
-                if let Some(name) = n.child_by_field_name("name") {
+                if let Some(name) = n.field("name") {
                     self.add(t(name), Bind::Func(n));
                 }
             }
             "class_declaration" => {
-                if let Some(name) = n.child_by_field_name("name") {
+                if let Some(name) = n.field("name") {
                     self.add(t(name), Bind::Opaque);
                 }
             }
             "formal_parameters" => self.opaque_pattern(n, src, 0),
             "arrow_function" => {
-                if let Some(p) = n.child_by_field_name("parameter") {
+                if let Some(p) = n.field("parameter") {
                     // `ARR.forEach(p => …)`: p is each element of ARR (§8.2 loop folding).
                     match for_each_receiver(n, src) {
                         Some(arr) => self.add(t(p), Bind::Elems(arr)),
@@ -197,7 +195,7 @@ impl<'t> Symbols<'t> {
                     }
                 } else if let Some(arr) = for_each_receiver(n, src) {
                     let first = n
-                        .child_by_field_name("parameters")
+                        .field("parameters")
                         .and_then(|ps| ps.named_child(0))
                         .map(param_ident);
                     if let Some(Some(id)) = first {
@@ -209,7 +207,7 @@ impl<'t> Symbols<'t> {
             "function_expression" | "function" => {
                 if let Some(arr) = for_each_receiver(n, src) {
                     let first = n
-                        .child_by_field_name("parameters")
+                        .field("parameters")
                         .and_then(|ps| ps.named_child(0))
                         .map(param_ident);
                     if let Some(Some(id)) = first {
@@ -218,16 +216,11 @@ impl<'t> Symbols<'t> {
                 }
             }
             "for_in_statement" => {
-                let (Some(left), Some(right)) = (
-                    n.child_by_field_name("left"),
-                    n.child_by_field_name("right"),
-                ) else {
+                let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
                     return;
                 };
-                let of = n
-                    .child_by_field_name("operator")
-                    .is_some_and(|o| t(o) == "of");
-                if left.kind() == "identifier" {
+                let of = n.field("operator").is_some_and(|o| t(o) == "of");
+                if left.ty() == "identifier" {
                     let b = if of { Bind::Elems(right) } else { Bind::Opaque };
                     self.add(t(left), b);
                 } else {
@@ -235,20 +228,20 @@ impl<'t> Symbols<'t> {
                 }
             }
             "catch_clause" => {
-                if let Some(p) = n.child_by_field_name("parameter") {
+                if let Some(p) = n.field("parameter") {
                     self.opaque_pattern(p, src, 0);
                 }
             }
             "assignment_expression" | "augmented_assignment_expression" => {
-                if let Some(l) = n.child_by_field_name("left").map(strip)
-                    && l.kind() == "identifier"
+                if let Some(l) = n.field("left").map(strip)
+                    && l.ty() == "identifier"
                 {
                     self.reassigned.insert(t(l).to_string());
                 }
             }
             "update_expression" => {
-                if let Some(a) = n.child_by_field_name("argument").map(strip)
-                    && a.kind() == "identifier"
+                if let Some(a) = n.field("argument").map(strip)
+                    && a.ty() == "identifier"
                 {
                     self.reassigned.insert(t(a).to_string());
                 }
@@ -262,7 +255,7 @@ impl<'t> Symbols<'t> {
             let Some(k) = c.named_child(j as u32) else {
                 continue;
             };
-            match k.kind() {
+            match k.ty() {
                 "identifier" => self.add(syntax::text(k, src), Bind::Import(module.to_string())),
                 "namespace_import" => {
                     if let Some(id) = k.named_child(0) {
@@ -274,13 +267,13 @@ impl<'t> Symbols<'t> {
                         let Some(spec) = k.named_child(m as u32) else {
                             continue;
                         };
-                        if spec.kind() != "import_specifier" {
+                        if spec.ty() != "import_specifier" {
                             continue;
                         }
-                        let Some(name) = spec.child_by_field_name("name") else {
+                        let Some(name) = spec.field("name") else {
                             continue;
                         };
-                        let local = spec.child_by_field_name("alias").unwrap_or(name);
+                        let local = spec.field("alias").unwrap_or(name);
                         let member = string_text(name, src)
                             .unwrap_or_else(|| syntax::text(name, src).to_string());
                         let q = if member == "default" {
@@ -302,18 +295,18 @@ impl<'t> Symbols<'t> {
             return;
         }
         let t = |n: Node| syntax::text(n, src);
-        match pat.kind() {
+        match pat.ty() {
             "object_pattern" => {
                 for i in 0..pat.named_child_count() {
                     let Some(c) = pat.named_child(i as u32) else {
                         continue;
                     };
-                    match c.kind() {
+                    match c.ty() {
                         "shorthand_property_identifier_pattern" => {
                             self.add(t(c), Bind::Member(v, t(c).to_string()))
                         }
-                        "object_assignment_pattern" => match c.child_by_field_name("left") {
-                            Some(l) if l.kind() == "shorthand_property_identifier_pattern" => {
+                        "object_assignment_pattern" => match c.field("left") {
+                            Some(l) if l.ty() == "shorthand_property_identifier_pattern" => {
                                 self.add(t(l), Bind::Member(v, t(l).to_string()))
                             }
                             Some(l) => self.opaque_pattern(l, src, depth + 1),
@@ -321,10 +314,10 @@ impl<'t> Symbols<'t> {
                         },
                         "pair_pattern" => {
                             let key = c
-                                .child_by_field_name("key")
+                                .field("key")
                                 .map(|k| string_text(k, src).unwrap_or_else(|| t(k).to_string()));
-                            match (key, c.child_by_field_name("value")) {
-                                (Some(k), Some(val)) if val.kind() == "identifier" => {
+                            match (key, c.field("value")) {
+                                (Some(k), Some(val)) if val.ty() == "identifier" => {
                                     self.add(t(val), Bind::Member(v, k))
                                 }
                                 (_, Some(val)) => self.opaque_pattern(val, src, depth + 1),
@@ -338,7 +331,7 @@ impl<'t> Symbols<'t> {
             "array_pattern" => {
                 let mut cur = pat.walk();
                 for (idx, c) in pat.named_children(&mut cur).enumerate() {
-                    if c.kind() == "identifier" {
+                    if c.ty() == "identifier" {
                         self.add(t(c), Bind::Member(v, idx.to_string()));
                     } else {
                         self.opaque_pattern(c, src, depth + 1);
@@ -354,22 +347,22 @@ impl<'t> Symbols<'t> {
         if depth > 16 {
             return;
         }
-        match pat.kind() {
+        match pat.ty() {
             "identifier" | "shorthand_property_identifier_pattern" => {
                 self.add(syntax::text(pat, src), Bind::Opaque)
             }
             "assignment_pattern" | "object_assignment_pattern" => {
-                if let Some(l) = pat.child_by_field_name("left") {
+                if let Some(l) = pat.field("left") {
                     self.opaque_pattern(l, src, depth + 1);
                 }
             }
             "pair_pattern" => {
-                if let Some(v) = pat.child_by_field_name("value") {
+                if let Some(v) = pat.field("value") {
                     self.opaque_pattern(v, src, depth + 1);
                 }
             }
             "required_parameter" | "optional_parameter" => {
-                if let Some(p) = pat.child_by_field_name("pattern") {
+                if let Some(p) = pat.field("pattern") {
                     self.opaque_pattern(p, src, depth + 1);
                 }
             }
@@ -413,7 +406,7 @@ impl<'t> Symbols<'t> {
             Lookup::Bound(Bind::Func(n)) => Some(*n),
             Lookup::Bound(Bind::Value(v)) => {
                 let v = strip(*v);
-                is_function(v.kind()).then_some(v)
+                is_function(v.ty()).then_some(v)
             }
             _ => None,
         }
@@ -454,41 +447,39 @@ pub enum Lookup<'s, 't> {
 
 /// The first identifier a parameter node binds (`p`, `p = 1`, `p: T`).
 fn param_ident(p: Node) -> Option<Node> {
-    match p.kind() {
+    match p.ty() {
         "identifier" => Some(p),
-        "assignment_pattern" => p
-            .child_by_field_name("left")
-            .filter(|l| l.kind() == "identifier"),
-        "required_parameter" | "optional_parameter" => p
-            .child_by_field_name("pattern")
-            .filter(|l| l.kind() == "identifier"),
+        "assignment_pattern" => p.field("left").filter(|l| l.ty() == "identifier"),
+        "required_parameter" | "optional_parameter" => {
+            p.field("pattern").filter(|l| l.ty() == "identifier")
+        }
         _ => None,
     }
 }
 
 /// For a callback `X.forEach(fn)` (also `map`, `filter`, `some`, `every`, `flatMap`): the node `X`.
 pub fn for_each_receiver<'t>(func: Node<'t>, src: &str) -> Option<Node<'t>> {
-    let args = func.parent().filter(|p| p.kind() == "arguments")?;
+    let args = func.parent().filter(|p| p.ty() == "arguments")?;
     if args.named_child(0).map(|c| c.id()) != Some(func.id()) {
         return None;
     }
-    let call = args.parent().filter(|p| p.kind() == "call_expression")?;
-    let callee = call.child_by_field_name("function").map(strip)?;
-    if callee.kind() != "member_expression" {
+    let call = args.parent().filter(|p| p.ty() == "call_expression")?;
+    let callee = call.field("function").map(strip)?;
+    if callee.ty() != "member_expression" {
         return None;
     }
-    let prop = syntax::text(callee.child_by_field_name("property")?, src);
+    let prop = syntax::text(callee.field("property")?, src);
     matches!(
         prop,
         "forEach" | "map" | "filter" | "some" | "every" | "flatMap" | "find"
     )
-    .then(|| callee.child_by_field_name("object"))
+    .then(|| callee.field("object"))
     .flatten()
 }
 
 /// The value of a string literal node (escapes decoded), or None for other nodes.
 pub fn string_text(n: Node, src: &str) -> Option<String> {
-    if n.kind() != "string" {
+    if n.ty() != "string" {
         return None;
     }
     let raw = syntax::text(n, src);

@@ -11,6 +11,7 @@ use super::taint::{
 use super::{FLOW, Js, line_of};
 use crate::permissions::host_covered;
 use crate::scan::report::Severity;
+use crate::scan::syntax::NodeExt;
 use crate::scan::vocab;
 use std::collections::HashMap;
 use tree_sitter::Node;
@@ -109,17 +110,17 @@ impl<'t> Js<'_, 't> {
             let l = k.to_ascii_lowercase();
             matches!(l.as_str(), "headers" | "auth" | "key" | "appid") || vocab::is_credname(k)
         };
-        match x.kind() {
+        match x.ty() {
             "object" => {
                 let mut cur = x.walk();
                 let kids: Vec<Node> = x.named_children(&mut cur).collect();
-                kids.into_iter().all(|c| match c.kind() {
+                kids.into_iter().all(|c| match c.ty() {
                     "pair" => {
                         let k = c
-                            .child_by_field_name("key")
+                            .field("key")
                             .and_then(|k| self.cx.key_name(k))
                             .unwrap_or_default();
-                        let Some(v) = c.child_by_field_name("value") else {
+                        let Some(v) = c.field("value") else {
                             return true;
                         };
                         ok_key(&k) || self.allowed_position(w, v, sums, d + 1)
@@ -136,7 +137,7 @@ impl<'t> Js<'_, 't> {
                 let mut cur = x.walk();
                 let kids: Vec<Node> = x.named_children(&mut cur).collect();
                 for c in kids {
-                    if c.kind() == "template_substitution" {
+                    if c.ty() == "template_substitution" {
                         let tainted = c
                             .named_child(0)
                             .is_some_and(|e| self.expr(w, e, sums, 0) & SENSITIVE != 0);
@@ -158,8 +159,8 @@ impl<'t> Js<'_, 't> {
             }
             "call_expression" | "new_expression" => {
                 let q = x
-                    .child_by_field_name("function")
-                    .or_else(|| x.child_by_field_name("constructor"))
+                    .field("function")
+                    .or_else(|| x.field("constructor"))
                     .and_then(|f| self.cx.qual(f))
                     .unwrap_or_default();
                 matches!(
@@ -231,7 +232,7 @@ impl<'t> Js<'_, 't> {
         if self.net_hosts(n, q).is_some() {
             t |= NET;
         }
-        if n.kind() == "call_expression" && self.is_decoder(n) {
+        if n.ty() == "call_expression" && self.is_decoder(n) {
             t |= DECODED;
         }
         t

@@ -11,6 +11,7 @@
 use super::Js;
 use super::fold::args;
 use super::scope::{MAX_DEPTH, is_function, strip};
+use crate::scan::syntax::NodeExt;
 use crate::scan::{StageError, vocab};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
@@ -55,7 +56,7 @@ pub(super) struct Walk {
 }
 
 fn is_callback(n: Node) -> bool {
-    n.parent().is_some_and(|p| p.kind() == "arguments")
+    n.parent().is_some_and(|p| p.ty() == "arguments")
 }
 
 impl<'t> Js<'_, 't> {
@@ -72,7 +73,7 @@ impl<'t> Js<'_, 't> {
             if !up {
                 self.tick()?;
                 let n = cur.node();
-                if is_function(n.kind()) && !is_callback(n) {
+                if is_function(n.ty()) && !is_callback(n) {
                     units.push(n);
                     named.push(n);
                     own.insert(n.id());
@@ -144,15 +145,15 @@ impl<'t> Js<'_, 't> {
 
     /// Parameter names of a function: one list of bound names per parameter.
     fn params(&self, f: Node<'t>) -> Vec<Vec<String>> {
-        if let Some(p) = f.child_by_field_name("parameter") {
+        if let Some(p) = f.field("parameter") {
             return vec![vec![self.cx.text(p).to_string()]];
         }
-        let Some(ps) = f.child_by_field_name("parameters") else {
+        let Some(ps) = f.field("parameters") else {
             return Vec::new();
         };
         let mut cur = ps.walk();
         ps.named_children(&mut cur)
-            .filter(|c| c.kind() != "comment")
+            .filter(|c| c.ty() != "comment")
             .map(|c| {
                 let mut names = Vec::new();
                 self.pattern_names(c, &mut names, 0);
@@ -165,22 +166,22 @@ impl<'t> Js<'_, 't> {
         if d > 12 {
             return;
         }
-        match p.kind() {
+        match p.ty() {
             "identifier" | "shorthand_property_identifier_pattern" => {
                 out.push(self.cx.text(p).to_string())
             }
             "assignment_pattern" | "object_assignment_pattern" => {
-                if let Some(l) = p.child_by_field_name("left") {
+                if let Some(l) = p.field("left") {
                     self.pattern_names(l, out, d + 1);
                 }
             }
             "pair_pattern" => {
-                if let Some(v) = p.child_by_field_name("value") {
+                if let Some(v) = p.field("value") {
                     self.pattern_names(v, out, d + 1);
                 }
             }
             "required_parameter" | "optional_parameter" => {
-                if let Some(v) = p.child_by_field_name("pattern") {
+                if let Some(v) = p.field("pattern") {
                     self.pattern_names(v, out, d + 1);
                 }
             }
@@ -222,14 +223,14 @@ impl<'t> Js<'_, 't> {
         let body = if unit.id() == self.root.id() {
             unit
         } else {
-            match unit.child_by_field_name("body") {
+            match unit.field("body") {
                 Some(b) => b,
                 None => return Ok(w),
             }
         };
         for pass in 0..2 {
             w.mode = if pass == 1 { mode } else { Mode::Quiet };
-            if body.kind() != "statement_block" && unit.id() != self.root.id() {
+            if body.ty() != "statement_block" && unit.id() != self.root.id() {
                 // An arrow function's expression body is its return value.
                 w.ret |= self.expr(&w, body, sums, 0);
             }
@@ -257,21 +258,15 @@ impl<'t> Js<'_, 't> {
     }
 
     fn step(&mut self, w: &mut Walk, n: Node<'t>, sums: &HashMap<usize, Summary>) {
-        match n.kind() {
+        match n.ty() {
             "variable_declarator" => {
-                if let (Some(name), Some(v)) = (
-                    n.child_by_field_name("name"),
-                    n.child_by_field_name("value"),
-                ) {
+                if let (Some(name), Some(v)) = (n.field("name"), n.field("value")) {
                     let t = self.expr(w, v, sums, 0);
                     self.bind(w, name, t);
                 }
             }
             "assignment_expression" | "augmented_assignment_expression" => {
-                let (Some(l), Some(r)) = (
-                    n.child_by_field_name("left"),
-                    n.child_by_field_name("right"),
-                ) else {
+                let (Some(l), Some(r)) = (n.field("left"), n.field("right")) else {
                     return;
                 };
                 let t = self.expr(w, r, sums, 0);
@@ -280,10 +275,7 @@ impl<'t> Js<'_, 't> {
                 }
             }
             "for_in_statement" => {
-                if let (Some(l), Some(r)) = (
-                    n.child_by_field_name("left"),
-                    n.child_by_field_name("right"),
-                ) {
+                if let (Some(l), Some(r)) = (n.field("left"), n.field("right")) {
                     let mut t = self.expr(w, r, sums, 0);
                     // `for (k in process.env)` hands out the environment's keys (and `process.env[k]`).
                     if self.cx.qual(r).as_deref() == Some("process.env") {
@@ -306,11 +298,9 @@ impl<'t> Js<'_, 't> {
     pub(super) fn base_name(&self, mut l: Node<'t>) -> Option<String> {
         for _ in 0..MAX_DEPTH {
             l = strip(l);
-            match l.kind() {
+            match l.ty() {
                 "identifier" => return Some(self.cx.text(l).to_string()),
-                "member_expression" | "subscript_expression" => {
-                    l = l.child_by_field_name("object")?
-                }
+                "member_expression" | "subscript_expression" => l = l.field("object")?,
                 _ => return None,
             }
         }
@@ -319,8 +309,8 @@ impl<'t> Js<'_, 't> {
 
     fn on_call_taint(&mut self, w: &mut Walk, n: Node<'t>, sums: &HashMap<usize, Summary>) {
         let f = n
-            .child_by_field_name("function")
-            .or_else(|| n.child_by_field_name("constructor"))
+            .field("function")
+            .or_else(|| n.field("constructor"))
             .map(strip);
         let q = f.and_then(|f| self.cx.qual(f)).unwrap_or_default();
         let a = args(n);
@@ -328,13 +318,13 @@ impl<'t> Js<'_, 't> {
         let all: u8 = arg_t.iter().fold(0, |x, y| x | y);
         // Container writes: `l.push(t)`, `m.set(k, t)`, `Object.assign(d, t)`.
         if let Some(f) = f
-            && f.kind() == "member_expression"
+            && f.ty() == "member_expression"
         {
-            let prop = f.child_by_field_name("property").map(|p| self.cx.text(p));
+            let prop = f.field("property").map(|p| self.cx.text(p));
             if matches!(
                 prop,
                 Some("push" | "unshift" | "set" | "append" | "add" | "write" | "assign")
-            ) && let Some(obj) = f.child_by_field_name("object")
+            ) && let Some(obj) = f.field("object")
                 && let Some(base) = self.base_name(obj)
                 && !matches!(base.as_str(), "Object" | "process" | "console")
             {
@@ -349,18 +339,18 @@ impl<'t> Js<'_, 't> {
         }
         // Callback parameters take the call's sources and its receiver's taint.
         let recv = f
-            .filter(|f| f.kind() == "member_expression")
-            .and_then(|f| f.child_by_field_name("object"))
+            .filter(|f| f.ty() == "member_expression")
+            .and_then(|f| f.field("object"))
             .map(|o| self.expr(w, o, sums, 0))
             .unwrap_or(0);
         let cb_t = self.source(n, &q) | recv;
         if cb_t != 0 {
             for x in &a {
                 let x = strip(*x);
-                if is_function(x.kind()) {
-                    if let Some(p) = x.child_by_field_name("parameter") {
+                if is_function(x.ty()) {
+                    if let Some(p) = x.field("parameter") {
                         self.bind(w, p, cb_t);
-                    } else if let Some(ps) = x.child_by_field_name("parameters") {
+                    } else if let Some(ps) = x.field("parameters") {
                         self.bind(w, ps, cb_t);
                     }
                 }
@@ -377,7 +367,7 @@ impl<'t> Js<'_, 't> {
         // One level into same-file functions.
         if w.mode == Mode::Report
             && let Some(f) = f
-            && f.kind() == "identifier"
+            && f.ty() == "identifier"
             && let Some(fun) = self.cx.sym.function(self.cx.text(f))
             && let Some(s) = sums.get(&fun.id())
             && arg_t
@@ -407,7 +397,7 @@ impl<'t> Js<'_, 't> {
             return 0;
         }
         let n = strip(n);
-        match n.kind() {
+        match n.ty() {
             "identifier" | "shorthand_property_identifier" => {
                 w.vars.get(self.cx.text(n)).copied().unwrap_or(0)
             }
@@ -416,34 +406,30 @@ impl<'t> Js<'_, 't> {
                 if q == "process.env" || q == "Bun.env" {
                     return ENV_ALL;
                 }
-                let obj = n.child_by_field_name("object");
+                let obj = n.field("object");
                 let oq = obj.and_then(|o| self.cx.qual(o)).unwrap_or_default();
                 if oq == "process.env" || oq == "Bun.env" {
-                    let key = if n.kind() == "member_expression" {
-                        n.child_by_field_name("property")
-                            .map(|p| self.cx.text(p).to_string())
+                    let key = if n.ty() == "member_expression" {
+                        n.field("property").map(|p| self.cx.text(p).to_string())
                     } else {
-                        n.child_by_field_name("index")
-                            .and_then(|i| self.cx.fold_str(i))
+                        n.field("index").and_then(|i| self.cx.fold_str(i))
                     };
                     return match key {
                         Some(k) if vocab::is_credname(&k) => ENV_CRED,
                         Some(_) => 0,
-                        None => n
-                            .child_by_field_name("index")
-                            .map_or(0, |i| self.expr(w, i, sums, d + 1)),
+                        None => n.field("index").map_or(0, |i| self.expr(w, i, sums, d + 1)),
                     };
                 }
                 let mut t = obj.map_or(0, |o| self.expr(w, o, sums, d + 1));
-                if let Some(i) = n.child_by_field_name("index") {
+                if let Some(i) = n.field("index") {
                     t |= self.expr(w, i, sums, d + 1);
                 }
                 t
             }
             "call_expression" | "new_expression" => {
                 let f = n
-                    .child_by_field_name("function")
-                    .or_else(|| n.child_by_field_name("constructor"))
+                    .field("function")
+                    .or_else(|| n.field("constructor"))
                     .map(strip);
                 let q = f.and_then(|f| self.cx.qual(f)).unwrap_or_default();
                 let mut t = self.source(n, &q);
@@ -451,12 +437,12 @@ impl<'t> Js<'_, 't> {
                     t |= self.expr(w, a, sums, d + 1);
                 }
                 if let Some(f) = f {
-                    if f.kind() == "member_expression"
-                        && let Some(o) = f.child_by_field_name("object")
+                    if f.ty() == "member_expression"
+                        && let Some(o) = f.field("object")
                     {
                         t |= self.expr(w, o, sums, d + 1);
                     }
-                    if f.kind() == "identifier"
+                    if f.ty() == "identifier"
                         && let Some(fun) = self.cx.sym.function(self.cx.text(f))
                         && let Some(s) = sums.get(&fun.id())
                     {

@@ -9,6 +9,7 @@ use super::process::proc_kind;
 use super::{Mode, Py, Scope, T_DEC, call_args};
 use crate::scan::report::Severity;
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use tree_sitter::Node;
 
 /// Encoders of CODE-002's package heuristic (b).
@@ -26,7 +27,7 @@ fn is_encoder(q: &str) -> bool {
 
 impl<'t> Py<'t> {
     pub fn check_call(&mut self, call: Node<'t>, sc: &mut Scope<'t>) {
-        let Some(func) = call.child_by_field_name("function") else {
+        let Some(func) = call.field("function") else {
             return;
         };
         let q = self.qual(func, sc).unwrap_or_default();
@@ -68,10 +69,10 @@ impl<'t> Py<'t> {
             );
         }
         let m = func
-            .child_by_field_name("attribute")
+            .field("attribute")
             .map(|a| syntax::text(a, self.src))
             .unwrap_or("");
-        if func.kind() == "attribute"
+        if func.ty() == "attribute"
             && matches!(
                 m,
                 "send" | "send_email" | "send_message" | "sendmail" | "sendMail"
@@ -91,13 +92,13 @@ impl<'t> Py<'t> {
             }
         }
         // Container writes taint the container (§8.2).
-        if func.kind() == "attribute"
+        if func.ty() == "attribute"
             && matches!(
                 m,
                 "append" | "extend" | "add" | "update" | "insert" | "setdefault"
             )
-            && let Some(obj) = func.child_by_field_name("object")
-            && obj.kind() == "identifier"
+            && let Some(obj) = func.field("object")
+            && obj.ty() == "identifier"
         {
             let t = pos
                 .iter()

@@ -8,6 +8,7 @@ pub use super::decode::is_decoder;
 use super::decode::{format_percent, unescape};
 use super::{Py, Scope};
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use tree_sitter::Node;
 
 /// At most this many alternatives per fold (bounded work).
@@ -130,7 +131,7 @@ impl<'t> Py<'t> {
         }
         let d = d + 1;
         let src = self.src;
-        let r = match node.kind() {
+        let r = match node.ty() {
             "string" => self.fold_string(node, sc, binds, d),
             "concatenated_string" => {
                 let mut acc = vec![Val::Str(String::new())];
@@ -165,7 +166,7 @@ impl<'t> Py<'t> {
             "list" | "tuple" | "set" | "expression_list" => {
                 let mut items = Vec::new();
                 for c in super::kids(node) {
-                    if c.kind() == "comment" {
+                    if c.ty() == "comment" {
                         continue;
                     }
                     match self.fold_in(c, sc, binds, d).into_iter().next() {
@@ -178,12 +179,10 @@ impl<'t> Py<'t> {
             "dictionary" => {
                 let mut items = Vec::new();
                 for p in super::kids(node) {
-                    if p.kind() != "pair" {
+                    if p.ty() != "pair" {
                         return Vec::new();
                     }
-                    let (Some(k), Some(v)) =
-                        (p.child_by_field_name("key"), p.child_by_field_name("value"))
-                    else {
+                    let (Some(k), Some(v)) = (p.field("key"), p.field("value")) else {
                         return Vec::new();
                     };
                     let k = self.fold_in(k, sc, binds, d).into_iter().next();
@@ -203,10 +202,10 @@ impl<'t> Py<'t> {
                 _ => {
                     // `Path(x).parent`
                     let attr = node
-                        .child_by_field_name("attribute")
+                        .field("attribute")
                         .map(|a| syntax::text(a, src))
                         .unwrap_or("");
-                    match (attr, node.child_by_field_name("object")) {
+                    match (attr, node.field("object")) {
                         ("parent", Some(o)) => self
                             .fold_in(o, sc, binds, d)
                             .iter()
@@ -262,7 +261,7 @@ impl<'t> Py<'t> {
         let mut flags = String::new();
         let mut acc = vec![Val::Str(String::new())];
         for c in super::all_kids(node) {
-            match c.kind() {
+            match c.ty() {
                 "string_start" => {
                     flags = syntax::text(c, src)
                         .chars()
@@ -284,7 +283,7 @@ impl<'t> Py<'t> {
                     acc = self.product(&acc, &piece, concat, true);
                 }
                 "interpolation" => {
-                    let v = match c.child_by_field_name("expression") {
+                    let v = match c.field("expression") {
                         Some(e) => self.fold_in(e, sc, binds, d),
                         None => Vec::new(),
                     };
@@ -308,9 +307,9 @@ impl<'t> Py<'t> {
 
     fn fold_binary(&self, node: Node<'t>, sc: &Scope<'t>, binds: Binds, d: u8) -> Vec<Val> {
         let (Some(l), Some(r), Some(op)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-            node.child_by_field_name("operator"),
+            node.field("left"),
+            node.field("right"),
+            node.field("operator"),
         ) else {
             return Vec::new();
         };
@@ -395,17 +394,17 @@ impl<'t> Py<'t> {
     }
 
     fn fold_subscript(&self, node: Node<'t>, sc: &Scope<'t>, binds: Binds, d: u8) -> Vec<Val> {
-        let Some(obj) = node.child_by_field_name("value") else {
+        let Some(obj) = node.field("value") else {
             return Vec::new();
         };
         if matches!(self.qual(obj, sc).as_deref(), Some("os.environ")) {
-            return self.home_env(node.child_by_field_name("subscript"), sc);
+            return self.home_env(node.field("subscript"), sc);
         }
-        let Some(key) = node.child_by_field_name("subscript") else {
+        let Some(key) = node.field("subscript") else {
             return Vec::new();
         };
         let ov = self.fold_in(obj, sc, binds, d);
-        if key.kind() == "slice" {
+        if key.ty() == "slice" {
             let t = syntax::text(key, self.src).replace(' ', "");
             if t == "::-1" {
                 return ov
@@ -493,23 +492,20 @@ impl<'t> Py<'t> {
     }
 
     fn fold_comprehension(&self, node: Node<'t>, sc: &Scope<'t>, binds: Binds, d: u8) -> Vec<Val> {
-        let Some(body) = node.child_by_field_name("body") else {
+        let Some(body) = node.field("body") else {
             return Vec::new();
         };
         let clauses: Vec<Node> = super::kids(node)
             .into_iter()
-            .filter(|c| c.kind() == "for_in_clause" || c.kind() == "if_clause")
+            .filter(|c| c.ty() == "for_in_clause" || c.ty() == "if_clause")
             .collect();
         let [clause] = clauses.as_slice() else {
             return Vec::new();
         };
-        let (Some(left), Some(right)) = (
-            clause.child_by_field_name("left"),
-            clause.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (clause.field("left"), clause.field("right")) else {
             return Vec::new();
         };
-        if left.kind() != "identifier" {
+        if left.ty() != "identifier" {
             return Vec::new();
         }
         let var = self.ident(left);

@@ -6,6 +6,7 @@ use super::decode::{decode, format_braces};
 use super::fold::{Binds, Val, dirname, is_decoder, join_path};
 use super::{Py, Scope};
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use tree_sitter::Node;
 
 impl<'t> Py<'t> {
@@ -14,7 +15,7 @@ impl<'t> Py<'t> {
     }
 
     pub fn fold_call(&self, node: Node<'t>, sc: &Scope<'t>, binds: Binds, d: u8) -> Vec<Val> {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return Vec::new();
         };
         let (pos, kw) = self.args_of(node);
@@ -147,13 +148,10 @@ impl<'t> Py<'t> {
         binds: Binds,
         d: u8,
     ) -> Vec<Val> {
-        if func.kind() != "attribute" {
+        if func.ty() != "attribute" {
             return Vec::new();
         }
-        let (Some(obj), Some(attr)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("attribute"),
-        ) else {
+        let (Some(obj), Some(attr)) = (func.field("object"), func.field("attribute")) else {
             return Vec::new();
         };
         let m = syntax::text(attr, self.src);

@@ -10,6 +10,7 @@ use crate::scan::code::man::is_outside_write;
 use crate::scan::code::terms::{self, Persist};
 use crate::scan::report::Severity;
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use crate::scan::vocab::{fold_home, is_cred_path, is_env_file};
 use tree_sitter::Node;
 
@@ -59,27 +60,27 @@ impl<'t> Py<'t> {
 
     /// The path an open file handle expression refers to: `open(p, "w")` or a name bound to one.
     fn handle_path(&self, n: Node<'t>, sc: &Scope<'t>) -> Option<Node<'t>> {
-        let call = match n.kind() {
+        let call = match n.ty() {
             "call" => n,
             "identifier" => self.single_assign(&self.ident(n), sc)?.0,
             _ => return None,
         };
-        if call.kind() != "call" {
+        if call.ty() != "call" {
             return None;
         }
-        let func = call.child_by_field_name("function")?;
+        let func = call.field("function")?;
         let q = self.qual(func, sc)?;
         let (pos, _) = call_args(call, self.src);
         if OPENERS.contains(&q.as_str()) {
             return pos.first().copied();
         }
         // `Path(p).open("w")`.
-        if func.kind() == "attribute"
+        if func.ty() == "attribute"
             && func
-                .child_by_field_name("attribute")
+                .field("attribute")
                 .is_some_and(|a| syntax::text(a, self.src) == "open")
         {
-            return func.child_by_field_name("object");
+            return func.field("object");
         }
         None
     }
@@ -92,7 +93,7 @@ impl<'t> Py<'t> {
         kw: &[(String, Node<'t>)],
         sc: &Scope<'t>,
     ) {
-        let Some(func) = call.child_by_field_name("function") else {
+        let Some(func) = call.field("function") else {
             return;
         };
         let kwv = |name: &str| kw.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
@@ -145,14 +146,14 @@ impl<'t> Py<'t> {
             }
             _ => {}
         }
-        if func.kind() != "attribute" {
+        if func.ty() != "attribute" {
             return;
         }
-        let Some(obj) = func.child_by_field_name("object") else {
+        let Some(obj) = func.field("object") else {
             return;
         };
         let m = func
-            .child_by_field_name("attribute")
+            .field("attribute")
             .map(|a| syntax::text(a, self.src))
             .unwrap_or("");
         match m {

@@ -22,6 +22,7 @@ mod tests;
 use super::{Capabilities, CodeOutput, FileCtx, STAGE};
 use crate::scan::StageError;
 use crate::scan::report::{Finding, Severity};
+use crate::scan::syntax::NodeExt;
 use crate::scan::syntax::{self, Grammar};
 use crate::scan::vocab::severity_for_path;
 use fold::Val;
@@ -65,20 +66,17 @@ pub(super) fn all_kids(n: Node) -> Vec<Node> {
 pub(super) fn call_args<'t>(call: Node<'t>, src: &str) -> (Vec<Node<'t>>, Vec<(String, Node<'t>)>) {
     let mut pos = Vec::new();
     let mut kw = Vec::new();
-    let Some(args) = call.child_by_field_name("arguments") else {
+    let Some(args) = call.field("arguments") else {
         return (pos, kw);
     };
-    if args.kind() == "generator_expression" {
+    if args.ty() == "generator_expression" {
         pos.push(args);
         return (pos, kw);
     }
     for a in kids(args) {
-        match a.kind() {
+        match a.ty() {
             "keyword_argument" => {
-                if let (Some(n), Some(v)) = (
-                    a.child_by_field_name("name"),
-                    a.child_by_field_name("value"),
-                ) {
+                if let (Some(n), Some(v)) = (a.field("name"), a.field("value")) {
                     kw.push((names::nfkc(syntax::text(n, src)), v));
                 }
             }
@@ -235,7 +233,7 @@ pub fn analyze_with_facts(f: &FileCtx) -> Result<(CodeOutput, ChainFacts), Stage
             break;
         }
         let mut fs = py.function_scope(func, Mode::Normal);
-        if let Some(body) = func.child_by_field_name("body") {
+        if let Some(body) = func.field("body") {
             py.walk_block(body, &mut fs);
         }
     }
@@ -272,15 +270,15 @@ impl<'t> Py<'t> {
     /// A fresh scope for a function body: parameters, local assignments, module taint inherited.
     pub fn function_scope(&self, func: Node<'t>, mode: Mode) -> Scope<'t> {
         let mut fs = Scope::new(false, mode);
-        fs.root = func.child_by_field_name("body");
+        fs.root = func.field("body");
         fs.taint = self.module_taint.clone();
-        if let Some(ps) = func.child_by_field_name("parameters") {
+        if let Some(ps) = func.field("parameters") {
             for p in kids(ps) {
-                let name_node = match p.kind() {
+                let name_node = match p.ty() {
                     "identifier" => Some(p),
                     _ => p
-                        .child_by_field_name("name")
-                        .or_else(|| kids(p).into_iter().find(|c| c.kind() == "identifier")),
+                        .field("name")
+                        .or_else(|| kids(p).into_iter().find(|c| c.ty() == "identifier")),
                 };
                 if let Some(n) = name_node {
                     let name = self.ident(n);
@@ -381,7 +379,7 @@ impl<'t> Py<'t> {
     }
 
     fn walk_stmt_inner(&mut self, st: Node<'t>, sc: &mut Scope<'t>) {
-        match st.kind() {
+        match st.ty() {
             "comment" => {}
             "function_definition" => {
                 if sc.mode == Mode::Normal && sc.inline_depth == 0 {
@@ -389,24 +387,24 @@ impl<'t> Py<'t> {
                 }
             }
             "decorated_definition" => {
-                if let Some(d) = st.child_by_field_name("definition") {
+                if let Some(d) = st.field("definition") {
                     self.walk_stmt(d, sc);
                 }
             }
             "class_definition" => {
-                if let Some(b) = st.child_by_field_name("body") {
+                if let Some(b) = st.field("body") {
                     self.walk_block(b, sc);
                 }
             }
             "expression_statement" => {
                 for c in kids(st) {
-                    match c.kind() {
+                    match c.ty() {
                         "assignment" => self.assign(c, sc),
                         "augmented_assignment" => {
-                            if let Some(r) = c.child_by_field_name("right") {
+                            if let Some(r) = c.field("right") {
                                 self.scan_expr(r, sc);
                                 let t = self.taint_of(r, sc);
-                                if let Some(l) = c.child_by_field_name("left") {
+                                if let Some(l) = c.field("left") {
                                     self.taint_target(l, t, sc, true);
                                 }
                             }
@@ -419,13 +417,13 @@ impl<'t> Py<'t> {
             "for_statement" => self.for_stmt(st, sc),
             "with_statement" => {
                 for c in kids(st) {
-                    if c.kind() == "with_clause" {
+                    if c.ty() == "with_clause" {
                         for item in kids(c) {
                             self.with_item(item, sc);
                         }
                     }
                 }
-                if let Some(b) = st.child_by_field_name("body") {
+                if let Some(b) = st.field("body") {
                     self.walk_block(b, sc);
                 }
             }
@@ -437,7 +435,7 @@ impl<'t> Py<'t> {
             }
             k if k == "block" || k.ends_with("_clause") || k.ends_with("_statement") => {
                 for c in kids(st) {
-                    let ck = c.kind();
+                    let ck = c.ty();
                     if ck == "block" || ck.ends_with("_clause") || ck.ends_with("_statement") {
                         self.walk_stmt(c, sc);
                     } else {
@@ -450,17 +448,17 @@ impl<'t> Py<'t> {
     }
 
     fn assign(&mut self, a: Node<'t>, sc: &mut Scope<'t>) {
-        let Some(right) = a.child_by_field_name("right") else {
+        let Some(right) = a.field("right") else {
             return;
         };
-        let left = a.child_by_field_name("left");
+        let left = a.field("left");
         if let Some(l) = left
-            && l.kind() == "identifier"
+            && l.ty() == "identifier"
             && self.env_copy_only_for_processes(right, &self.ident(l), sc)
         {
             sc.exempt.insert(right.id());
         }
-        if right.kind() == "assignment" {
+        if right.ty() == "assignment" {
             self.assign(right, sc);
         } else {
             self.scan_expr(right, sc);
@@ -479,7 +477,7 @@ impl<'t> Py<'t> {
 
     /// Taints the names bound by an assignment target; `d[k] = t` and `o.x = t` taint `d` / `o`.
     fn taint_target(&mut self, l: Node<'t>, t: u8, sc: &mut Scope<'t>, augment: bool) {
-        match l.kind() {
+        match l.ty() {
             "identifier" => {
                 let n = self.ident(l);
                 if augment {
@@ -491,9 +489,7 @@ impl<'t> Py<'t> {
                 }
             }
             "subscript" | "attribute" => {
-                let base = l
-                    .child_by_field_name("value")
-                    .or_else(|| l.child_by_field_name("object"));
+                let base = l.field("value").or_else(|| l.field("object"));
                 if let Some(b) = base
                     && t != 0
                 {
@@ -509,10 +505,7 @@ impl<'t> Py<'t> {
     }
 
     fn for_stmt(&mut self, st: Node<'t>, sc: &mut Scope<'t>) {
-        let (Some(left), Some(right)) = (
-            st.child_by_field_name("left"),
-            st.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (st.field("left"), st.field("right")) else {
             return;
         };
         self.scan_expr(right, sc);
@@ -521,7 +514,7 @@ impl<'t> Py<'t> {
         self.taint_target(left, t, sc, false);
         // §8.2: a loop variable over a constant collection folds to each element in turn.
         let mut saved = None;
-        if left.kind() == "identifier" {
+        if left.ty() == "identifier" {
             let name = self.ident(left);
             let items: Vec<Val> = self
                 .fold(right, sc)
@@ -538,7 +531,7 @@ impl<'t> Py<'t> {
             }
         }
         for c in kids(st) {
-            if c.kind() == "block" || c.kind() == "else_clause" {
+            if c.ty() == "block" || c.ty() == "else_clause" {
                 self.walk_stmt(c, sc);
             }
         }
@@ -551,18 +544,15 @@ impl<'t> Py<'t> {
     }
 
     fn with_item(&mut self, item: Node<'t>, sc: &mut Scope<'t>) {
-        let Some(v) = item.child_by_field_name("value") else {
+        let Some(v) = item.field("value") else {
             return;
         };
-        if v.kind() == "as_pattern" {
+        if v.ty() == "as_pattern" {
             let parts = kids(v);
             if let Some(e) = parts.first() {
                 self.scan_expr(*e, sc);
                 let t = self.taint_of(*e, sc);
-                if let Some(target) = v
-                    .child_by_field_name("alias")
-                    .or_else(|| parts.get(1).copied())
-                {
+                if let Some(target) = v.field("alias").or_else(|| parts.get(1).copied()) {
                     self.taint_target(target, t, sc, false);
                 }
             }
@@ -581,7 +571,7 @@ impl<'t> Py<'t> {
                 return;
             }
             let n = cur.node();
-            let descend = match n.kind() {
+            let descend = match n.ty() {
                 "function_definition" | "class_definition" | "comment" => false,
                 "call" => {
                     self.check_call(n, sc);

@@ -6,6 +6,7 @@
 use super::{Py, Scope, kids};
 use crate::scan::report::Severity;
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use std::collections::HashMap;
 use tree_sitter::Node;
 use unicode_normalization::UnicodeNormalization;
@@ -68,20 +69,19 @@ impl<'t> Py<'t> {
             if !self.tick() {
                 return;
             }
-            match n.kind() {
+            match n.ty() {
                 "import_statement" => {
                     for c in kids(n) {
-                        match c.kind() {
+                        match c.ty() {
                             "dotted_name" => {
                                 let full = self.ident(c);
                                 let first = full.split('.').next().unwrap_or("").to_string();
                                 self.imports.insert(first.clone(), first);
                             }
                             "aliased_import" => {
-                                if let (Some(name), Some(alias)) = (
-                                    c.child_by_field_name("name"),
-                                    c.child_by_field_name("alias"),
-                                ) {
+                                if let (Some(name), Some(alias)) =
+                                    (c.field("name"), c.field("alias"))
+                                {
                                     self.imports.insert(self.ident(alias), self.ident(name));
                                 }
                             }
@@ -91,15 +91,15 @@ impl<'t> Py<'t> {
                 }
                 "import_from_statement" => {
                     let module = n
-                        .child_by_field_name("module_name")
+                        .field("module_name")
                         .map(|m| self.ident(m))
                         .unwrap_or_default();
                     let mut c = n.walk();
                     for name in n.children_by_field_name("name", &mut c) {
-                        let (orig, local) = match name.kind() {
+                        let (orig, local) = match name.ty() {
                             "aliased_import" => (
-                                name.child_by_field_name("name").map(|x| self.ident(x)),
-                                name.child_by_field_name("alias").map(|x| self.ident(x)),
+                                name.field("name").map(|x| self.ident(x)),
+                                name.field("alias").map(|x| self.ident(x)),
                             ),
                             _ => (Some(self.ident(name)), Some(self.ident(name))),
                         };
@@ -110,20 +110,20 @@ impl<'t> Py<'t> {
                     }
                 }
                 "function_definition" => {
-                    if let Some(name) = n.child_by_field_name("name") {
+                    if let Some(name) = n.field("name") {
                         let name = self.ident(name);
                         self.rebound.insert(name.clone());
                         self.funcs.insert(name, n);
                     }
                 }
                 "class_definition" => {
-                    if let Some(name) = n.child_by_field_name("name") {
+                    if let Some(name) = n.field("name") {
                         self.rebound.insert(self.ident(name));
                     }
                 }
                 "assignment" => {
-                    if let Some(l) = n.child_by_field_name("left")
-                        && l.kind() == "identifier"
+                    if let Some(l) = n.field("left")
+                        && l.ty() == "identifier"
                     {
                         self.rebound.insert(self.ident(l));
                     }
@@ -145,21 +145,18 @@ impl<'t> Py<'t> {
             if !self.tick() {
                 return;
             }
-            match n.kind() {
+            match n.ty() {
                 "function_definition" | "class_definition" | "lambda" => {
-                    if let Some(name) = n.child_by_field_name("name") {
+                    if let Some(name) = n.field("name") {
                         out.entry(self.ident(name)).or_default().push(None);
                     }
                     continue;
                 }
                 "assignment" => {
-                    if let (Some(l), Some(r)) = (
-                        n.child_by_field_name("left"),
-                        n.child_by_field_name("right"),
-                    ) {
-                        if l.kind() == "identifier" {
-                            let r = if r.kind() == "assignment" {
-                                r.child_by_field_name("right").unwrap_or(r)
+                    if let (Some(l), Some(r)) = (n.field("left"), n.field("right")) {
+                        if l.ty() == "identifier" {
+                            let r = if r.ty() == "assignment" {
+                                r.field("right").unwrap_or(r)
                             } else {
                                 r
                             };
@@ -170,27 +167,26 @@ impl<'t> Py<'t> {
                     }
                 }
                 "augmented_assignment" => {
-                    if let Some(l) = n.child_by_field_name("left") {
+                    if let Some(l) = n.field("left") {
                         self.bind_none(l, out);
                     }
                 }
                 "for_statement" | "for_in_clause" => {
-                    if let Some(l) = n.child_by_field_name("left") {
+                    if let Some(l) = n.field("left") {
                         self.bind_none(l, out);
                     }
                 }
                 "as_pattern" => {
                     let parts = kids(n);
-                    if let (Some(e), Some(t)) = (
-                        parts.first(),
-                        n.child_by_field_name("alias").or(parts.get(1).copied()),
-                    ) {
-                        let t = if t.kind() == "as_pattern_target" {
+                    if let (Some(e), Some(t)) =
+                        (parts.first(), n.field("alias").or(parts.get(1).copied()))
+                    {
+                        let t = if t.ty() == "as_pattern_target" {
                             kids(t).into_iter().next().unwrap_or(t)
                         } else {
                             t
                         };
-                        if t.kind() == "identifier" {
+                        if t.ty() == "identifier" {
                             out.entry(self.ident(t)).or_default().push(Some(*e));
                         } else {
                             self.bind_none(t, out);
@@ -205,11 +201,11 @@ impl<'t> Py<'t> {
     }
 
     fn bind_none(&self, target: Node<'t>, out: &mut HashMap<String, Vec<Option<Node<'t>>>>) {
-        if target.kind() == "identifier" {
+        if target.ty() == "identifier" {
             out.entry(self.ident(target)).or_default().push(None);
             return;
         }
-        if matches!(target.kind(), "subscript" | "attribute") {
+        if matches!(target.ty(), "subscript" | "attribute") {
             return;
         }
         for c in kids(target) {
@@ -246,14 +242,14 @@ impl<'t> Py<'t> {
         if d > QUAL_DEPTH || !self.tick() {
             return None;
         }
-        match n.kind() {
+        match n.ty() {
             "identifier" => {
                 let name = self.ident(n);
                 if sc.loop_vals.contains_key(&name) {
                     return None;
                 }
                 if let Some((rhs, module)) = self.single_assign(&name, sc)
-                    && matches!(rhs.kind(), "attribute" | "call" | "identifier")
+                    && matches!(rhs.ty(), "attribute" | "call" | "identifier")
                 {
                     let s = if module { &self.module_scope } else { sc };
                     return self.qual_in(rhs, s, d + 1);
@@ -270,15 +266,15 @@ impl<'t> Py<'t> {
                 None
             }
             "attribute" => {
-                let obj = n.child_by_field_name("object")?;
-                let attr = n.child_by_field_name("attribute")?;
+                let obj = n.field("object")?;
+                let attr = n.field("attribute")?;
                 let base = self.qual_in(obj, sc, d + 1)?;
                 Some(format!("{base}.{}", self.ident(attr)))
             }
             "parenthesized_expression" => self.qual_in(n.named_child(0)?, sc, d + 1),
             "await" => self.qual_in(n.named_child(0)?, sc, d + 1),
             "call" => {
-                let func = n.child_by_field_name("function")?;
+                let func = n.field("function")?;
                 let q = self.qual_in(func, sc, d + 1)?;
                 let (pos, _) = super::call_args(n, self.src);
                 match q.as_str() {
@@ -305,17 +301,17 @@ impl<'t> Py<'t> {
     /// CODE-006 for `import` / `from … import`.
     pub fn import_rules(&mut self, st: Node<'t>, sc: &Scope<'t>) {
         let mut mods = Vec::new();
-        if st.kind() == "import_statement" {
+        if st.ty() == "import_statement" {
             for c in kids(st) {
-                let name = match c.kind() {
-                    "aliased_import" => c.child_by_field_name("name"),
+                let name = match c.ty() {
+                    "aliased_import" => c.field("name"),
                     _ => Some(c),
                 };
                 if let Some(name) = name {
                     mods.push(self.ident(name));
                 }
             }
-        } else if let Some(m) = st.child_by_field_name("module_name") {
+        } else if let Some(m) = st.field("module_name") {
             mods.push(self.ident(m));
         }
         for m in mods {

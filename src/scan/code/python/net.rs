@@ -7,6 +7,7 @@ use crate::permissions::host_covered;
 use crate::scan::code::{NetUse, terms};
 use crate::scan::report::Severity;
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use crate::scan::vocab::{is_credname, is_loopback_host};
 use tree_sitter::Node;
 
@@ -244,12 +245,12 @@ impl<'t> Py<'t> {
     /// True when a URL f-string puts every tainted value into a query field named like a credential
     /// (`?q={city}&appid={key}`; §8.3 CODE-002 exception).
     fn cred_query_only(&self, n: Node<'t>, sc: &Scope<'t>) -> bool {
-        if n.kind() != "string" {
+        if n.ty() != "string" {
             return false;
         }
         let mut before = String::new();
         for c in super::all_kids(n) {
-            match c.kind() {
+            match c.ty() {
                 "string_content" => before.push_str(syntax::text(c, self.src)),
                 "interpolation" => {
                     if self.taint_of(c, sc) != 0 {
@@ -273,13 +274,12 @@ impl<'t> Py<'t> {
 
     /// True when every tainted value of a dict literal sits under a CREDNAME, `key` or `appid` key.
     fn cred_fields_only(&self, n: Node<'t>, sc: &Scope<'t>) -> bool {
-        if n.kind() != "dictionary" {
+        if n.ty() != "dictionary" {
             return false;
         }
         kids(n).into_iter().all(|p| {
-            let (Some(k), Some(v)) = (p.child_by_field_name("key"), p.child_by_field_name("value"))
-            else {
-                return p.kind() == "comment";
+            let (Some(k), Some(v)) = (p.field("key"), p.field("value")) else {
+                return p.ty() == "comment";
             };
             if self.taint_of(v, sc) == 0 {
                 return true;
@@ -349,7 +349,7 @@ impl<'t> Py<'t> {
         let vals = self.fold(v, sc);
         if vals.is_empty() {
             // A list mixing constants and arguments: `[to, "audit@x.example"]`.
-            if matches!(v.kind(), "list" | "tuple") {
+            if matches!(v.ty(), "list" | "tuple") {
                 for c in kids(v) {
                     self.recipient_value(c, sc, constant, dynamic);
                 }
@@ -385,12 +385,10 @@ impl<'t> Py<'t> {
         if d > 3 {
             return;
         }
-        match n.kind() {
+        match n.ty() {
             "dictionary" => {
                 for p in kids(n) {
-                    let (Some(k), Some(v)) =
-                        (p.child_by_field_name("key"), p.child_by_field_name("value"))
-                    else {
+                    let (Some(k), Some(v)) = (p.field("key"), p.field("value")) else {
                         continue;
                     };
                     match self.fold_str(k, sc) {
@@ -420,7 +418,7 @@ impl<'t> Py<'t> {
                     }
                 }
                 if let Some((rhs, _)) = self.single_assign(&name, sc)
-                    && rhs.kind() == "dictionary"
+                    && rhs.ty() == "dictionary"
                 {
                     self.recipient_dict(rhs, sc, constant, dynamic, d + 1);
                 }
@@ -431,16 +429,13 @@ impl<'t> Py<'t> {
 
     /// `msg["Bcc"] = "…"` header assignments (CODE-008).
     pub fn header_assign(&self, l: Node<'t>, r: Node<'t>, sc: &mut Scope<'t>) {
-        if l.kind() != "subscript" {
+        if l.ty() != "subscript" {
             return;
         }
-        let (Some(obj), Some(key)) = (
-            l.child_by_field_name("value"),
-            l.child_by_field_name("subscript"),
-        ) else {
+        let (Some(obj), Some(key)) = (l.field("value"), l.field("subscript")) else {
             return;
         };
-        if obj.kind() != "identifier" {
+        if obj.ty() != "identifier" {
             return;
         }
         let Some(k) = self.fold_str(key, sc) else {

@@ -8,6 +8,7 @@ use crate::scan::code::terms;
 use crate::scan::report::Severity;
 use crate::scan::shell;
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use tree_sitter::Node;
 
 /// Process-call classes of PY-001 / PY-004.
@@ -164,13 +165,13 @@ impl<'t> Py<'t> {
         if let Some(Val::Str(s)) = self.fold(n, sc).first() {
             return s.clone();
         }
-        match n.kind() {
+        match n.ty() {
             "string" => {
                 let mut out = String::new();
                 for c in super::all_kids(n) {
-                    match c.kind() {
+                    match c.ty() {
                         "string_content" => out.push_str(syntax::text(c, self.src)),
-                        "interpolation" => match c.child_by_field_name("expression") {
+                        "interpolation" => match c.field("expression") {
                             Some(e) => out.push_str(&self.render(e, sc, d + 1)),
                             None => out.push_str(DYN),
                         },
@@ -181,14 +182,10 @@ impl<'t> Py<'t> {
             }
             "binary_operator" => {
                 let op = n
-                    .child_by_field_name("operator")
+                    .field("operator")
                     .map(|o| syntax::text(o, self.src))
                     .unwrap_or("");
-                match (
-                    op,
-                    n.child_by_field_name("left"),
-                    n.child_by_field_name("right"),
-                ) {
+                match (op, n.field("left"), n.field("right")) {
                     ("+", Some(l), Some(r)) => {
                         format!("{}{}", self.render(l, sc, d + 1), self.render(r, sc, d + 1))
                     }
@@ -205,12 +202,12 @@ impl<'t> Py<'t> {
     }
 
     fn argv_of_list(&self, n: Node<'t>, sc: &Scope<'t>) -> Option<Vec<Option<String>>> {
-        if matches!(n.kind(), "list" | "tuple") {
+        if matches!(n.ty(), "list" | "tuple") {
             return Some(
                 kids(n)
                     .into_iter()
-                    .filter(|c| c.kind() != "comment")
-                    .map(|c| match c.kind() {
+                    .filter(|c| c.ty() != "comment")
+                    .map(|c| match c.ty() {
                         "list_splat" => None,
                         _ => self.fold(c, sc).first().and_then(Val::text),
                     })

@@ -5,6 +5,7 @@
 use super::{Mode, Py, Scope, T_CRED, T_DEC, T_NET, T_SECRET, call_args, kids};
 use crate::scan::report::Severity;
 use crate::scan::syntax;
+use crate::scan::syntax::NodeExt;
 use crate::scan::vocab::{fold_home, is_cred_path, is_credname, is_env_file};
 use tree_sitter::Node;
 
@@ -25,7 +26,7 @@ impl<'t> Py<'t> {
     }
 
     fn is_environ(&self, n: Node<'t>, sc: &Scope<'t>) -> bool {
-        matches!(n.kind(), "identifier" | "attribute")
+        matches!(n.ty(), "identifier" | "attribute")
             && matches!(
                 self.qual(n, sc).as_deref(),
                 Some("os.environ" | "os.environb")
@@ -37,7 +38,7 @@ impl<'t> Py<'t> {
             return 0;
         }
         let d = d + 1;
-        match n.kind() {
+        match n.ty() {
             "identifier" => {
                 let name = self.ident(n);
                 let mut t = sc.taint.get(&name).copied().unwrap_or(0);
@@ -50,19 +51,18 @@ impl<'t> Py<'t> {
                 if self.is_environ(n, sc) {
                     return T_SECRET;
                 }
-                n.child_by_field_name("object")
-                    .map_or(0, |o| self.taint_in(o, sc, d))
+                n.field("object").map_or(0, |o| self.taint_in(o, sc, d))
             }
             "subscript" => {
-                let Some(v) = n.child_by_field_name("value") else {
+                let Some(v) = n.field("value") else {
                     return 0;
                 };
                 if self.is_environ(v, sc) {
-                    return self.env_name_taint(n.child_by_field_name("subscript"), sc);
+                    return self.env_name_taint(n.field("subscript"), sc);
                 }
                 // `s[::-1]` is a decoder (§8.3 PY-003).
-                let reversed = n.child_by_field_name("subscript").is_some_and(|k| {
-                    k.kind() == "slice" && syntax::text(k, self.src).replace(' ', "") == "::-1"
+                let reversed = n.field("subscript").is_some_and(|k| {
+                    k.ty() == "slice" && syntax::text(k, self.src).replace(' ', "") == "::-1"
                 });
                 self.taint_in(v, sc, d) | if reversed { T_DEC } else { 0 }
             }
@@ -93,7 +93,7 @@ impl<'t> Py<'t> {
     }
 
     fn call_taint(&self, n: Node<'t>, sc: &Scope<'t>, d: u8) -> u8 {
-        let Some(func) = n.child_by_field_name("function") else {
+        let Some(func) = n.field("function") else {
             return 0;
         };
         let (pos, kw) = call_args(n, self.src);
@@ -127,11 +127,11 @@ impl<'t> Py<'t> {
         if super::net::net_call(&q).is_some() {
             t |= T_NET;
         }
-        if func.kind() == "attribute"
-            && let Some(obj) = func.child_by_field_name("object")
+        if func.ty() == "attribute"
+            && let Some(obj) = func.field("object")
         {
             let m = func
-                .child_by_field_name("attribute")
+                .field("attribute")
                 .map(|a| syntax::text(a, self.src))
                 .unwrap_or("");
             if matches!(m, "read_text" | "read_bytes" | "open" | "read")
@@ -141,7 +141,7 @@ impl<'t> Py<'t> {
             }
             t |= self.taint_in(obj, sc, d);
         }
-        if func.kind() == "identifier"
+        if func.ty() == "identifier"
             && let Some(f) = self.funcs.get(&self.ident(func))
         {
             t |= self.ret_cache.borrow().get(&f.id()).copied().unwrap_or(0);
@@ -158,7 +158,7 @@ impl<'t> Py<'t> {
                 return;
             }
             let mut fs = self.function_scope(f, Mode::Silent);
-            if let Some(b) = f.child_by_field_name("body") {
+            if let Some(b) = f.field("body") {
                 self.walk_block(b, &mut fs);
             }
             self.ret_cache.borrow_mut().insert(f.id(), fs.ret);
@@ -170,10 +170,10 @@ impl<'t> Py<'t> {
         if sc.inline_depth > 0 || sc.mode != Mode::Normal {
             return;
         }
-        let Some(func) = call.child_by_field_name("function") else {
+        let Some(func) = call.field("function") else {
             return;
         };
-        if func.kind() != "identifier" {
+        if func.ty() != "identifier" {
             return;
         }
         let Some(def) = self.funcs.get(&self.ident(func)).copied() else {
@@ -195,14 +195,14 @@ impl<'t> Py<'t> {
         }
         let mut fs = self.function_scope(def, Mode::ChainOnly);
         fs.inline_depth = 1;
-        if let Some(ps) = def.child_by_field_name("parameters") {
+        if let Some(ps) = def.field("parameters") {
             let names: Vec<String> = kids(ps)
                 .into_iter()
-                .filter_map(|p| match p.kind() {
+                .filter_map(|p| match p.ty() {
                     "identifier" => Some(self.ident(p)),
                     _ => p
-                        .child_by_field_name("name")
-                        .or_else(|| kids(p).into_iter().find(|c| c.kind() == "identifier"))
+                        .field("name")
+                        .or_else(|| kids(p).into_iter().find(|c| c.ty() == "identifier"))
                         .map(|n| self.ident(n)),
                 })
                 .filter(|n| n != "self" && n != "cls")
@@ -220,7 +220,7 @@ impl<'t> Py<'t> {
                 }
             }
         }
-        if let Some(b) = def.child_by_field_name("body") {
+        if let Some(b) = def.field("body") {
             self.walk_block(b, &mut fs);
         }
     }
@@ -230,13 +230,13 @@ impl<'t> Py<'t> {
         let mut cur = n;
         for _ in 0..4 {
             let Some(p) = cur.parent() else { return false };
-            if p.kind() == "keyword_argument" {
+            if p.ty() == "keyword_argument" {
                 return p
-                    .child_by_field_name("name")
+                    .field("name")
                     .is_some_and(|k| syntax::text(k, self.src) == "env");
             }
             if !matches!(
-                p.kind(),
+                p.ty(),
                 "dictionary" | "dictionary_splat" | "call" | "argument_list"
             ) {
                 return false;
@@ -249,9 +249,9 @@ impl<'t> Py<'t> {
     /// An expression that copies the whole environment: `os.environ.copy()`, `dict(os.environ)`,
     /// `{**os.environ, …}`.
     fn is_env_copy(&self, n: Node<'t>, sc: &Scope<'t>) -> bool {
-        match n.kind() {
+        match n.ty() {
             "call" => {
-                let Some(func) = n.child_by_field_name("function") else {
+                let Some(func) = n.field("function") else {
                     return false;
                 };
                 let q = self.qual(func, sc).unwrap_or_default();
@@ -261,7 +261,7 @@ impl<'t> Py<'t> {
                         && pos.first().is_some_and(|a| self.is_environ(*a, sc)))
             }
             "dictionary" => kids(n).into_iter().any(|c| {
-                c.kind() == "dictionary_splat"
+                c.ty() == "dictionary_splat"
                     && c.named_child(0).is_some_and(|e| self.is_environ(e, sc))
             }),
             _ => false,
@@ -280,25 +280,21 @@ impl<'t> Py<'t> {
             if !self.tick() {
                 return false;
             }
-            if n.kind() == "identifier" && self.ident(n) == name {
+            if n.ty() == "identifier" && self.ident(n) == name {
                 let Some(p) = n.parent() else { return false };
-                let ok = match p.kind() {
-                    "assignment" => p
-                        .child_by_field_name("left")
-                        .is_some_and(|l| l.id() == n.id()),
+                let ok = match p.ty() {
+                    "assignment" => p.field("left").is_some_and(|l| l.id() == n.id()),
                     "keyword_argument" => {
                         let env = p
-                            .child_by_field_name("name")
+                            .field("name")
                             .is_some_and(|k| syntax::text(k, self.src) == "env");
                         used_as_env |= env;
                         env
                     }
                     "subscript" => p.parent().is_some_and(|a| {
-                        a.kind() == "assignment"
-                            && a.child_by_field_name("left")
-                                .is_some_and(|l| l.id() == p.id())
+                        a.ty() == "assignment" && a.field("left").is_some_and(|l| l.id() == p.id())
                     }),
-                    "attribute" => p.child_by_field_name("attribute").is_some_and(|a| {
+                    "attribute" => p.field("attribute").is_some_and(|a| {
                         matches!(
                             syntax::text(a, self.src),
                             "update" | "setdefault" | "pop" | "get"
@@ -377,15 +373,13 @@ impl<'t> Py<'t> {
 
     /// PY-006 for `os.environ[…]` reads.
     pub fn env_subscript(&mut self, n: Node<'t>, sc: &Scope<'t>) {
-        let Some(v) = n.child_by_field_name("value") else {
+        let Some(v) = n.field("value") else {
             return;
         };
         if !self.is_environ(v, sc) {
             return;
         }
-        let name = n
-            .child_by_field_name("subscript")
-            .and_then(|k| self.fold_str(k, sc));
+        let name = n.field("subscript").and_then(|k| self.fold_str(k, sc));
         self.env_access(n, name, sc);
     }
 
