@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Real-browser test of the CLI-login consent flow: headless Debian Chromium driven over WebDriver
-# (chromedriver), against the release binary. Installs chromium and chromium-driver with apt when they are
-# missing (CI runs as root). Saves screenshots to target/browser-screenshots/ (docs/screenshots/ holds the
-# committed copies).
+# (chromedriver), against the binary in TANK_TEST_BIN, or the release binary (built here) when that is
+# unset. Installs chromium and chromium-driver with apt when they are missing (CI runs as root). Saves
+# screenshots to target/browser-screenshots/ (docs/screenshots/ holds the committed copies).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,8 +17,11 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   fi
 fi
 
-cargo build --release --quiet
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/tank-registry"
+BIN="${TANK_TEST_BIN:-}"
+if [ -z "$BIN" ]; then
+  cargo build --release --quiet
+  BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/tank-registry"
+fi
 WORK="$(mktemp -d)"
 SHOTS="$PWD/target/browser-screenshots"
 mkdir -p "$SHOTS"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Compatibility test: the official Python client (tank-sdk 0.16.2) against the release binary.
+# Compatibility test: the official Python client (tank-sdk 0.16.2) against the binary in TANK_TEST_BIN, or
+# the release binary (built here) when that is unset.
 #
-# Builds the release binary, prepares a venv under target/compat-venv (reused when tank-sdk 0.16.2 and pytest
+# Prepares a venv under target/compat-venv (reused when tank-sdk 0.16.2 and pytest
 # are already installed), starts the server on a free loopback port with a temporary data directory, creates
 # users, an org and tokens with the CLI, and runs pytest on tests/compat/test_python_sdk.py.
 # Needs only cargo, python3 (3.11+, with venv/ensurepip) and access to PyPI. Stops the server on exit.
@@ -12,10 +13,13 @@ ROOT=$PWD
 SDK_VERSION=0.16.2
 VENV="$ROOT/target/compat-venv"
 PY="$VENV/bin/python"
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tank-registry"
-
-echo "== compat: cargo build --release"
-cargo build --release
+BIN="${TANK_TEST_BIN:-}"
+if [ -z "$BIN" ]; then
+  echo "== compat: cargo build --release"
+  cargo build --release
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tank-registry"
+fi
+echo "== compat: testing $BIN"
 
 # --- venv ------------------------------------------------------------------------------------------------
 venv_ready() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# OpenAPI test (SPEC §3.2): the document served by the release binary validates against the OpenAPI 3.1
+# OpenAPI test (SPEC §3.2): the document served by the binary under test validates against the OpenAPI 3.1
 # JSON schema, and a bounded schemathesis run against a live server finds no server error and no response
 # that contradicts the document (status code, content type, body schema).
 #
@@ -7,12 +7,12 @@
 # `npm pack` into target/openapi-schema and reused; jsonschema and schemathesis live in a venv under
 # target/openapi-venv (pinned versions). The server runs on 127.0.0.1:0 with a temporary data directory and
 # rate limiting off; users, an org and a token are created with the CLI, and one skill is published so the
-# documented examples hit real data. TANK_OPENAPI_BIN overrides the binary (e.g. a debug build).
+# documented examples hit real data. The binary is TANK_TEST_BIN, or the release binary (built when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="${TANK_OPENAPI_BIN:-$TARGET/release/tank-registry}"
+BIN="${TANK_TEST_BIN:-$TARGET/release/tank-registry}"
 [ -x "$BIN" ] || cargo build --release
 
 SCHEMAS_VERSION=2.1.0

@@ -4,12 +4,12 @@
 #
 # The schema (sarif-2.1.0-rtm.5.json, OASIS SARIF TC, shipped in Microsoft's MIT-licensed jest-sarif
 # package) is fetched with `npm pack` into target/sarif-schema and reused; the validator is Python's
-# `jsonschema` in a venv under target/sarif-venv. Uses the release binary (scripts/test.sh builds it).
+# `jsonschema` in a venv under target/sarif-venv. Uses the binary in TANK_TEST_BIN, or the release binary (built when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET/release/tank-registry"
+BIN="${TANK_TEST_BIN:-$TARGET/release/tank-registry}"
 [ -x "$BIN" ] || cargo build --release
 
 SCHEMA_DIR="$ROOT/target/sarif-schema"
