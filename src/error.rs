@@ -187,6 +187,16 @@ impl From<PublishError> for AppError {
     }
 }
 
+/// A full scan queue, or a wait for a scan slot past its limit (SPEC §8.1): 503 with `Retry-After`.
+impl From<crate::app::ScanBusy> for AppError {
+    fn from(_: crate::app::ScanBusy) -> Self {
+        AppError::Unavailable {
+            message: "The scanner is busy; try again shortly.".into(),
+            retry_after: Some(5),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for AppError {
     fn from(e: tokio::task::JoinError) -> Self {
         AppError::Internal(format!("background task failed: {e}"))

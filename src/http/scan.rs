@@ -48,14 +48,7 @@ pub async fn post_scan(
     let id = gate.optional_auth_scan(&app, &headers).await?;
     let req = parse_request(&headers, body).await?;
 
-    let permit = app
-        .scans
-        .acquire(false)
-        .await
-        .map_err(|_| AppError::Unavailable {
-            message: "The scanner is busy; try again shortly.".into(),
-            retry_after: Some(5),
-        })?;
+    let permit = app.scans.acquire(false).await?;
     let timeout = app.config.scan_timeout;
     // Once queued, the scan always runs to completion (§3.15): it is not tied to the connection.
     let report = tokio::task::spawn_blocking(move || {

@@ -198,14 +198,7 @@ async fn confirm_inner(
     let sha512_hex = hex::encode(digest);
 
     // Steps 6 and 8: archive check and scan on exactly these bytes, on the scan pool.
-    let permit = app
-        .scans
-        .acquire(false)
-        .await
-        .map_err(|_| AppError::Unavailable {
-            message: "The scanner is busy; try again shortly.".into(),
-            retry_after: Some(5),
-        })?;
+    let permit = app.scans.acquire(false).await?;
     let manifest: Value = serde_json::from_str(&row.manifest).map_err(AppError::internal)?;
     let timeout = app.config.scan_timeout;
     let protected = protected_names(&app, &row.skill_name).await?;
