@@ -446,6 +446,23 @@ fn collect_hook_commands(v: &Value, out: &mut Vec<String>, depth: u8) {
     }
 }
 
+/// The directory that holds the agent directory (`a/.claude/settings.json` → `a/`), where hook commands run.
+pub fn agent_root(path: &str) -> String {
+    let mut segs: Vec<&str> = path.split('/').collect();
+    segs.pop();
+    if segs
+        .last()
+        .is_some_and(|s| s.starts_with('.') || *s == "hooks")
+    {
+        segs.pop();
+    }
+    if segs.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", segs.join("/"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

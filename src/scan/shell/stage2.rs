@@ -63,7 +63,7 @@ pub(super) fn findings(ctx: &StageCtx) -> Result<Vec<Finding>, StageError> {
     let mut queue: Vec<String> = Vec::new();
 
     for (f, cmds) in &sources {
-        let base = agent_root(&f.path);
+        let base = agent::agent_root(&f.path);
         let rt = runtime(&f.path);
         for cs in cmds {
             let mut used = Vec::new();
@@ -150,23 +150,6 @@ fn finding(h: &ShellHit, path: &str, line: Option<u32>, runtime: bool, prefix: &
     .with_confidence(CONFIDENCE);
     f.line = line;
     f
-}
-
-/// The directory hook commands run from (`a/.claude/settings.json` → `a/`).
-fn agent_root(path: &str) -> String {
-    let mut segs: Vec<&str> = path.split('/').collect();
-    segs.pop();
-    if segs
-        .last()
-        .is_some_and(|s| s.starts_with('.') || *s == "hooks")
-    {
-        segs.pop();
-    }
-    if segs.is_empty() {
-        String::new()
-    } else {
-        format!("{}/", segs.join("/"))
-    }
 }
 
 /// Package files that shell text runs as shell scripts (§8.2 kind by use, shell interpreters only:

@@ -57,7 +57,7 @@ pub(super) fn agent_config(
     if items.default_mode.as_deref() == Some("bypassPermissions") {
         critical.push("permissions.defaultMode bypassPermissions".to_string());
     }
-    let base = agent_root(&f.path);
+    let base = agent::agent_root(&f.path);
     for (event, cmds) in &items.hooks {
         let prompt_hook = matches!(
             event.as_str(),
@@ -137,23 +137,6 @@ pub(super) fn agent_config(
     }
     out.push(finding);
     true
-}
-
-/// The directory that holds the agent directory (`a/.claude/settings.json` → `a/`), where hook commands run.
-fn agent_root(path: &str) -> String {
-    let mut segs: Vec<&str> = path.split('/').collect();
-    segs.pop();
-    if segs
-        .last()
-        .is_some_and(|s| s.starts_with('.') || *s == "hooks")
-    {
-        segs.pop();
-    }
-    if segs.is_empty() {
-        String::new()
-    } else {
-        format!("{}/", segs.join("/"))
-    }
 }
 
 /// Package files that a command string names (`node lib/sync.js`, `"$CLAUDE_PROJECT_DIR"/.claude/h.sh`).
@@ -261,7 +244,7 @@ pub(super) fn ide_autorun(files: &FileSet, f: &ScanFile, out: &mut Vec<Finding>)
             }
         }
         IdeFile::VscodeSettings => {
-            let base = agent_root(&f.path);
+            let base = agent::agent_root(&f.path);
             let mut flat = Vec::new();
             flatten("", &v, &mut flat);
             for (k, val) in &flat {
