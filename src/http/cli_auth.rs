@@ -7,7 +7,7 @@ use crate::domain::{format_ts, now_ms};
 use crate::error::AppError;
 use crate::http::ClientIp;
 use crate::http::extract::{
-    JSON_LIMIT, check_declared_size, parse_json_object, read_body, required_auth,
+    JSON_LIMIT, check_declared_size, drain_if_refused, parse_json_object, read_body, required_auth,
 };
 use crate::http::limit::RateGate;
 use crate::issue_path;
@@ -493,10 +493,16 @@ async fn authorize_form(
     }
 }
 
-async fn authorize_json(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, AppError> {
+async fn authorize_json(
+    app: &App,
+    headers: &HeaderMap,
+    mut body: Body,
+) -> Result<Response, AppError> {
     check_declared_size(headers, JSON_LIMIT)?;
-    let id = required_auth(app, headers).await?;
-    id.require_scope(SCOPE_PUBLISH)?;
+    let checked = required_auth(app, headers)
+        .await
+        .and_then(|id| id.require_scope(SCOPE_PUBLISH).map(|()| id));
+    let id = drain_if_refused(checked, headers, &mut body, JSON_LIMIT).await?;
     let bytes = read_body(body, JSON_LIMIT).await?;
     let v = parse_json_object(headers, &bytes)?;
     let approve = match v.get("action").and_then(Value::as_str) {

@@ -43,6 +43,36 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, AppError> {
     }
 }
 
+/// `checked`, after reading and dropping the request body (at most `limit` bytes of it) when it is a refusal.
+/// A handler that refuses a request before reading its body passes the refusal through here, so that a client
+/// still sending receives the answer: hyper closes a connection whose request body was left unread, and the
+/// client's bytes still in flight turn that close into a reset. The body's no-progress timeout (`http::idle`)
+/// bounds a client that stalls. A 413 is passed on at once: it answers a declared size over the limit. So is a
+/// refusal of a request with `Expect: 100-continue`: its client waits for our answer before it sends the body,
+/// and reading the body would ask it to send.
+pub async fn drain_if_refused<T>(
+    checked: Result<T, AppError>,
+    headers: &HeaderMap,
+    body: &mut Body,
+    limit: usize,
+) -> Result<T, AppError> {
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    if !expects_continue && matches!(checked, Err(ref e) if !matches!(e, AppError::PayloadTooLarge))
+    {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > limit {
+                break;
+            }
+        }
+    }
+    checked
+}
+
 /// Parses a JSON body whatever the Content-Type, except multipart (SPEC §2.5). A non-object → 422 path [].
 pub fn parse_json_object(headers: &HeaderMap, bytes: &[u8]) -> Result<serde_json::Value, AppError> {
     let is_multipart = headers

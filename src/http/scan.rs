@@ -4,7 +4,7 @@
 use crate::app::AppState;
 use crate::domain::{format_ts, new_id, now_ms};
 use crate::error::AppError;
-use crate::http::extract::{check_declared_size, decode_path_segment, read_body};
+use crate::http::extract::{check_declared_size, decode_path_segment, drain_if_refused, read_body};
 use crate::http::limit::RateGate;
 use crate::issue_path;
 use axum::body::Body;
@@ -42,10 +42,16 @@ pub async fn post_scan(
     State(app): State<AppState>,
     Extension(gate): Extension<RateGate>,
     headers: HeaderMap,
-    body: Body,
+    mut body: Body,
 ) -> Result<Response, AppError> {
     check_declared_size(&headers, BODY_LIMIT)?;
-    let id = gate.optional_auth_scan(&app, &headers).await?;
+    let id = drain_if_refused(
+        gate.optional_auth_scan(&app, &headers).await,
+        &headers,
+        &mut body,
+        BODY_LIMIT,
+    )
+    .await?;
     let req = parse_request(&headers, body).await?;
 
     let permit = app.scans.acquire(false).await?;

@@ -1838,6 +1838,27 @@ async fn upload_with_bad_capability_is_403() {
     assert_eq!(state_of(&srv, &st.version_id).as_deref(), Some("uploaded"));
 }
 
+/// A client that sends `Expect: 100-continue` is refused without being asked for its body: the answer is the
+/// 403 itself, never an interim 100 (the refusal drains bodies of clients that did not wait, SPEC §3.5).
+#[tokio::test]
+async fn upload_refused_with_expect_continue_is_answered_without_the_body() {
+    let srv = TestServer::start().await;
+    let tok = srv.user_with_token("alice");
+    let st = start_ok(&srv, &tok, manifest("expect-test", "1.0.0")).await;
+    let before = stored(&srv);
+    let forged = path_of(&srv, &st.upload_url).replace("signature=", "signature=00");
+    let head = format!(
+        "PUT {forged} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/gzip\r\n\
+         Content-Length: 8388608\r\nExpect: 100-continue\r\n\r\n",
+        host_of(&srv)
+    );
+    let (status, headers, body) = raw_http(&srv, &head).await;
+    assert_eq!(status, 403, "{headers}");
+    assert_eq!(body["error"], "FORBIDDEN", "{body}");
+    assert_eq!(stored(&srv), before);
+    assert_eq!(state_of(&srv, &st.version_id).as_deref(), Some("pending"));
+}
+
 #[tokio::test]
 async fn upload_content_type_and_body_checks() {
     let srv = TestServer::start().await;

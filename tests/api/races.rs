@@ -355,3 +355,102 @@ async fn concurrent_stars_stay_consistent() {
         }
     }
 }
+
+/// A refusal decided before the body is read (SPEC §3.5 steps 1–3) reaches a client that is still sending a
+/// large body: it gets the status and the error envelope, not a reset connection, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_refused_early_is_answered_while_the_body_is_still_arriving() {
+    let srv = TestServer::start().await;
+    let alice = srv.user_with_token("alice");
+    let small = skill_tgz("early", "1.0.0");
+    let (s, start) = srv
+        .start_publish(&alice, json!({"name": "early", "version": "1.0.0"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{start}");
+    let url = start["uploadUrl"].as_str().unwrap().to_string();
+    let (s, up) = srv.upload(&url, small.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{up}");
+    let (s, c) = srv
+        .confirm(&alice, start["versionId"].as_str().unwrap(), &small)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let blobs_before = srv.files_under("blobs");
+
+    // 8 MiB of incompressible bytes: far more than the socket buffers hold, so the server answers while the
+    // client is still writing.
+    let mut big = vec![0u8; 8 << 20];
+    rand::thread_rng().fill_bytes(&mut big);
+    let forged = url.replace("signature=", "signature=00");
+    for round in 0..6 {
+        let results = join_all((0..4).map(|i| {
+            let target = if i % 2 == 0 {
+                url.clone()
+            } else {
+                forged.clone()
+            };
+            let body = big.clone();
+            let srv = &srv;
+            async move { (i, srv.upload(&target, body).await) }
+        }))
+        .await;
+        for (i, (s, body)) in results {
+            if i % 2 == 0 {
+                assert_eq!(s, StatusCode::CONFLICT, "round {round}: {body}");
+                assert_eq!(body["error"], "VERSION_EXISTS", "round {round}: {body}");
+            } else {
+                assert_eq!(s, StatusCode::FORBIDDEN, "round {round}: {body}");
+                assert_eq!(body["error"], "FORBIDDEN", "round {round}: {body}");
+            }
+        }
+    }
+    // The same for a publish start refused for its token (SPEC §3.4) with a large JSON body (7 MiB of readme,
+    // serialised once).
+    let start_body = serde_json::to_vec(&json!({
+        "manifest": {"name": "early-too", "version": "1.0.0"},
+        "readme": "a".repeat(7 << 20),
+    }))
+    .unwrap();
+    for round in 0..4 {
+        let results = join_all((0..4).map(|_| {
+            srv.req(
+                Method::POST,
+                "/api/v1/skills",
+                Some("tank_not-a-real-token"),
+            )
+            .header("content-type", "application/json")
+            .body(start_body.clone())
+            .send()
+        }))
+        .await;
+        for resp in results {
+            let resp = resp.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "round {round}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], "UNAUTHORIZED", "round {round}: {body}");
+        }
+    }
+    assert_eq!(
+        srv.count("SELECT COUNT(*) FROM skills WHERE name = 'early-too'"),
+        0
+    );
+    // And for a scan (SPEC §3.15) refused for its token, with a large tarball.
+    for round in 0..3 {
+        let results = join_all((0..4).map(|_| {
+            srv.req(Method::POST, "/api/v1/scan", Some("tank_not-a-real-token"))
+                .header("content-type", "application/octet-stream")
+                .body(big.clone())
+                .send()
+        }))
+        .await;
+        for resp in results {
+            let resp = resp.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "round {round}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], "UNAUTHORIZED", "round {round}: {body}");
+        }
+    }
+    assert_eq!(srv.count("SELECT COUNT(*) FROM scan_reports"), 0);
+    assert!(srv.files_under("uploads").is_empty());
+    assert_eq!(srv.files_under("blobs"), blobs_before);
+    assert_eq!(tarball(&srv, "early", "1.0.0").await, small);
+}

@@ -13,7 +13,8 @@ use crate::auth::{self, SCOPE_PUBLISH};
 use crate::domain::{format_ts, now_ms, version_key};
 use crate::error::AppError;
 use crate::http::extract::{
-    Identity, PUBLISH_JSON_LIMIT, check_declared_size, parse_json_object, read_body,
+    Identity, PUBLISH_JSON_LIMIT, check_declared_size, drain_if_refused, parse_json_object,
+    read_body,
 };
 use crate::http::limit::RateGate;
 use crate::manifest::validate_publish_body;
@@ -46,11 +47,14 @@ pub(super) async fn publisher_and_body(
     app: &AppState,
     gate: &RateGate,
     headers: &HeaderMap,
-    body: Body,
+    mut body: Body,
 ) -> Result<(Identity, serde_json::Value), AppError> {
     check_declared_size(headers, PUBLISH_JSON_LIMIT)?;
-    let id = gate.required_auth(app, headers).await?;
-    id.require_scope(SCOPE_PUBLISH)?;
+    let checked = gate
+        .required_auth(app, headers)
+        .await
+        .and_then(|id| id.require_scope(SCOPE_PUBLISH).map(|()| id));
+    let id = drain_if_refused(checked, headers, &mut body, PUBLISH_JSON_LIMIT).await?;
     let bytes = read_body(body, PUBLISH_JSON_LIMIT).await?;
     Ok((id, parse_json_object(headers, &bytes)?))
 }

@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::auth;
 use crate::domain::{integrity_of, now_ms};
 use crate::error::AppError;
-use crate::http::extract::{parse_query, query_get};
+use crate::http::extract::{drain_if_refused, parse_query, query_get};
 use crate::issue_path;
 use axum::Json;
 use axum::body::Body;
@@ -23,8 +23,26 @@ pub async fn upload_tarball(
     State(app): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    body: Body,
+    mut body: Body,
 ) -> Result<Response, AppError> {
+    // Refused before the body is read: the body is still read, see `drain_if_refused`.
+    let (version_id, row) = drain_if_refused(
+        admit(&app, &uri, &headers).await,
+        &headers,
+        &mut body,
+        MAX_TARBALL as usize,
+    )
+    .await?;
+    receive(&app, version_id, row, body).await
+}
+
+/// Steps 1–5 of SPEC §3.5, before any byte of the body is read: the signed URL, the live unpublished row, the
+/// content type and the declared size.
+async fn admit(
+    app: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(String, crate::store::LiveRow), AppError> {
     let version_id = uri
         .path()
         .strip_prefix("/api/v1/uploads/")
@@ -81,9 +99,20 @@ pub async fn upload_tarball(
         }
     }
     // 5. Declared size.
-    if crate::http::extract::content_length(&headers).is_some_and(|n| n > MAX_TARBALL) {
+    if crate::http::extract::content_length(headers).is_some_and(|n| n > MAX_TARBALL) {
         return Err(AppError::PayloadTooLarge);
     }
+    Ok((version_id, row))
+}
+
+/// Steps 6–8 of SPEC §3.5: the body streamed to a temporary file while hashed, then renamed into place under
+/// the (skill, version) lock.
+async fn receive(
+    app: &AppState,
+    version_id: String,
+    row: crate::store::LiveRow,
+    body: Body,
+) -> Result<Response, AppError> {
     // Stream into our own temporary file while hashing.
     let tmp = app
         .config
