@@ -3,6 +3,7 @@
 //! pool of readers (WAL). All SQL of the project lives under this module; the rest sees domain types only.
 
 mod accounts;
+mod expiry;
 mod login;
 mod publish;
 mod reads;
