@@ -5,7 +5,8 @@
 //!
 //! Run: `cargo bench --bench search` (optional: `-- --skills 100000 --seconds 5`; for profiling,
 //! `--data DIR` keeps the corpus and index in DIR and reuses them, `--only inprocess|http` runs one half and
-//! `--loops N` repeats the in-process measurement). Under `cargo test` it does nothing (it only runs when
+//! `--loops N` repeats the in-process measurement; `TANK_SEARCH_BENCH_BIN=PATH` serves with another build of
+//! the server, for A/B comparisons). Under `cargo test` it does nothing (it only runs when
 //! cargo passes `--bench`).
 
 use std::collections::HashSet;
@@ -359,7 +360,10 @@ async fn start_server(data: &Path) -> (Server, Duration) {
         .unwrap()
         .port();
     let started = Instant::now();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tank-registry"))
+    // TANK_SEARCH_BENCH_BIN runs another build of the server against the same corpus (A/B comparisons).
+    let bin = std::env::var_os("TANK_SEARCH_BENCH_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_tank-registry").into());
+    let child = std::process::Command::new(bin)
         .args(["serve", "--rate-limit", "off", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")

@@ -80,6 +80,8 @@ pub struct SearchIndex {
     pub(crate) live: Option<LiveCache>,
     pub(crate) mask: Mutex<Option<super::rank::PrivateMask>>,
     pub(crate) downloads: Mutex<Option<super::rank::DownloadCache>>,
+    /// The per-segment matches of prefix and fuzzy clauses (`automata.rs`).
+    pub(crate) clauses: Arc<super::automata::ClauseCache>,
     dir: Option<PathBuf>,
 }
 
@@ -150,6 +152,9 @@ impl SearchIndex {
             live,
             mask: Mutex::new(None),
             downloads: Mutex::new(None),
+            clauses: Arc::new(super::automata::ClauseCache::new(
+                super::automata::DEFAULT_CACHE_BYTES,
+            )),
             dir,
         })
     }

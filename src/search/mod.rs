@@ -3,6 +3,7 @@
 //! above the index's N (SPEC §4.4 step 3); one reader whose snapshot every search uses. Visibility, downloads
 //! and stars are never indexed: they are read from SQLite when a search runs. Knows nothing about HTTP.
 
+mod automata;
 mod index;
 mod maintenance;
 pub mod query;

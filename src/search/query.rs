@@ -1,15 +1,13 @@
 //! Query parsing, matching clauses and tiers (SPEC §7). Pure functions of the query text; the tantivy query
 //! is built here, executed in `index.rs`.
 
+use super::automata::{CachedClause, ClauseCache, Shared};
 use super::schema::Fields;
 use crate::domain::{is_valid_skill_name, split_name};
 use std::sync::Arc;
 use tantivy::Term;
-use tantivy::query::{
-    AutomatonWeight, BooleanQuery, BoostQuery, ConstScoreQuery, DfaWrapper, EnableScoring,
-    FuzzyTermQuery, Occur, Query, TermQuery, Weight,
-};
-use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
 
 /// `q` longer than this many Unicode scalar values after trimming → 422 (SPEC §3.3).
 pub const MAX_QUERY_CHARS: usize = 256;
@@ -106,39 +104,13 @@ const BM25_DESCRIPTION: f32 = 2.0;
 const BM25_PUBLISHER: f32 = 1.0;
 const BM25_README: f32 = 0.3;
 
-/// A fuzzy clause on one field whose Levenshtein automaton is built once per term and shared between the
-/// fields it runs on (building a distance-2 automaton costs far more than running it over a term dictionary).
-/// Matches and scores exactly as `FuzzyTermQuery` does: a constant score per matching document.
-#[derive(Clone)]
-struct SharedFuzzy {
-    field: Field,
-    automaton: Arc<DfaWrapper>,
-}
-
-impl std::fmt::Debug for SharedFuzzy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedFuzzy")
-            .field("field", &self.field)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Query for SharedFuzzy {
-    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        Ok(Box::new(AutomatonWeight::<DfaWrapper>::new(
-            self.field,
-            self.automaton.clone(),
-        )))
-    }
-}
-
 fn boosted(q: Box<dyn Query>, boost: f32) -> (Occur, Box<dyn Query>) {
     (Occur::Should, Box::new(BoostQuery::new(q, boost)))
 }
 
 /// One term matches an exact token of any indexed text field, a name token by prefix, or a name or
 /// description token within the fuzzy distance.
-fn term_query(f: &Fields, term: &str) -> Box<dyn Query> {
+fn term_query(f: &Fields, cache: &Arc<ClauseCache>, term: &str) -> Box<dyn Query> {
     let t = |field| Term::from_field_text(field, term);
     let bm25 = |field| -> Box<dyn Query> {
         Box::new(TermQuery::new(t(field), IndexRecordOption::WithFreqs))
@@ -152,7 +124,11 @@ fn term_query(f: &Fields, term: &str) -> Box<dyn Query> {
             EXACT_NAME,
         ),
         boosted(
-            Box::new(FuzzyTermQuery::new_prefix(t(f.name_tokens), 0, true)),
+            Box::new(CachedClause {
+                field: f.name_tokens,
+                shared: Shared::new(term, 0, true),
+                cache: cache.clone(),
+            }),
             PREFIX_NAME,
         ),
         boosted(bm25(f.name_tokens), BM25_NAME),
@@ -163,31 +139,30 @@ fn term_query(f: &Fields, term: &str) -> Box<dyn Query> {
     let d = fuzzy_distance(term);
     if d > 0 {
         // The automaton depends on the text only, not the field: one build serves both fields.
-        if let Ok(dfa) = FuzzyTermQuery::new(t(f.name_tokens), d, true).automaton() {
-            let automaton = Arc::new(dfa);
-            for field in [f.name_tokens, f.description] {
-                clauses.push(boosted(
-                    Box::new(SharedFuzzy {
-                        field,
-                        automaton: automaton.clone(),
-                    }),
-                    FUZZY,
-                ));
-            }
+        let shared = Shared::new(term, d, false);
+        for field in [f.name_tokens, f.description] {
+            clauses.push(boosted(
+                Box::new(CachedClause {
+                    field,
+                    shared: shared.clone(),
+                    cache: cache.clone(),
+                }),
+                FUZZY,
+            ));
         }
     }
     Box::new(BooleanQuery::new(clauses))
 }
 
 /// Every term must match (AND); a scope query also matches every skill of its scope.
-pub fn build(f: &Fields, pq: &ParsedQuery) -> Box<dyn Query> {
+pub fn build(f: &Fields, cache: &Arc<ClauseCache>, pq: &ParsedQuery) -> Box<dyn Query> {
     let all_terms: Option<Box<dyn Query>> = match pq.terms.len() {
         0 => None,
-        1 => Some(term_query(f, &pq.terms[0])),
+        1 => Some(term_query(f, cache, &pq.terms[0])),
         _ => Some(Box::new(BooleanQuery::new(
             pq.terms
                 .iter()
-                .map(|t| (Occur::Must, term_query(f, t)))
+                .map(|t| (Occur::Must, term_query(f, cache, t)))
                 .collect(),
         ))),
     };

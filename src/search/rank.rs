@@ -347,7 +347,7 @@ impl SearchIndex {
                 self.page_by_recency(store, pending, &snapshot, matches, offset, limit as usize)
             }
             Parsed::Terms(pq) => {
-                let tq = query::build(&self.fields, pq);
+                let tq = query::build(&self.fields, &self.clauses, pq);
                 let matches = snapshot.searcher.search(
                     &*tq,
                     &MatchCollector {
