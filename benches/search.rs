@@ -482,7 +482,8 @@ fn main() {
     if run("inprocess") {
         // The first 100 queries of a kind are warm-up, the next 1000 are measured (they cycle over 200
         // distinct queries, so ~100 of them are still seen for the first time). `first sight` is the first
-        // run of each of the 200 distinct queries, whose rows and download counts are not cached yet.
+        // run of each of the 200 distinct queries, whose rows, download counts and prefix/fuzzy clause matches
+        // are not cached yet.
         println!(
             "\nin-process (search + result rows, anonymous, limit 20), 1000 queries per kind:"
         );
@@ -529,6 +530,11 @@ fn main() {
                 ms(percentile(&first, 0.99)),
             );
         }
+        let (entries, bytes) = index.clause_cache_usage();
+        println!(
+            "clause cache after the in-process runs: {entries} entries, {:.1} MB",
+            bytes as f64 / 1e6
+        );
     }
     drop(index);
     drop(store);

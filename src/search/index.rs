@@ -125,6 +125,11 @@ fn open_existing(dir: &Path) -> Result<(Index, i64)> {
 }
 
 impl SearchIndex {
+    /// (entries, bytes) of the cache of prefix and fuzzy clause matches.
+    pub fn clause_cache_usage(&self) -> (usize, usize) {
+        self.clauses.usage()
+    }
+
     fn from_index(
         index: Index,
         seq: i64,
