@@ -1,7 +1,8 @@
 //! Search (SPEC §7): an embedded tantivy index in `<data-dir>/index/`, derived from SQLite and rebuildable
 //! at any time. One writer behind a mutex, fed by the index-writer task from the skills whose `index_seq` is
 //! above the index's N (SPEC §4.4 step 3); one reader whose snapshot every search uses. Visibility, downloads
-//! and stars are never indexed: they are read from SQLite when a search runs. Knows nothing about HTTP.
+//! and stars are never indexed: they are read from SQLite when a search runs. The matches of prefix and fuzzy
+//! clauses are kept per segment in a bounded cache (`automata.rs`). Knows nothing about HTTP.
 
 mod automata;
 mod index;
