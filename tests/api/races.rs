@@ -356,6 +356,38 @@ async fn concurrent_stars_stay_consistent() {
     }
 }
 
+/// `rounds` times, 4 concurrent POSTs of `body` to `path` with an unknown token: each gets the 401 envelope.
+async fn refused_for_the_token_while_sending(
+    srv: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    rounds: usize,
+) {
+    for round in 0..rounds {
+        let results = join_all((0..4).map(|_| {
+            srv.req(Method::POST, path, Some("tank_not-a-real-token"))
+                .header("content-type", content_type)
+                .body(body.to_vec())
+                .send()
+        }))
+        .await;
+        for resp in results {
+            let resp = resp.unwrap_or_else(|e| panic!("{path} round {round}: {e}"));
+            assert_eq!(
+                resp.status(),
+                StatusCode::UNAUTHORIZED,
+                "{path} round {round}"
+            );
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(
+                body["error"], "UNAUTHORIZED",
+                "{path} round {round}: {body}"
+            );
+        }
+    }
+}
+
 /// A refusal decided before the body is read (SPEC §3.5 steps 1–3) reaches a client that is still sending a
 /// large body: it gets the status and the error envelope, not a reset connection, and nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -410,45 +442,15 @@ async fn an_upload_refused_early_is_answered_while_the_body_is_still_arriving() 
         "readme": "a".repeat(7 << 20),
     }))
     .unwrap();
-    for round in 0..4 {
-        let results = join_all((0..4).map(|_| {
-            srv.req(
-                Method::POST,
-                "/api/v1/skills",
-                Some("tank_not-a-real-token"),
-            )
-            .header("content-type", "application/json")
-            .body(start_body.clone())
-            .send()
-        }))
+    refused_for_the_token_while_sending(&srv, "/api/v1/skills", "application/json", &start_body, 4)
         .await;
-        for resp in results {
-            let resp = resp.unwrap_or_else(|e| panic!("round {round}: {e}"));
-            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "round {round}");
-            let body: Value = resp.json().await.unwrap();
-            assert_eq!(body["error"], "UNAUTHORIZED", "round {round}: {body}");
-        }
-    }
     assert_eq!(
         srv.count("SELECT COUNT(*) FROM skills WHERE name = 'early-too'"),
         0
     );
     // And for a scan (SPEC §3.15) refused for its token, with a large tarball.
-    for round in 0..3 {
-        let results = join_all((0..4).map(|_| {
-            srv.req(Method::POST, "/api/v1/scan", Some("tank_not-a-real-token"))
-                .header("content-type", "application/octet-stream")
-                .body(big.clone())
-                .send()
-        }))
+    refused_for_the_token_while_sending(&srv, "/api/v1/scan", "application/octet-stream", &big, 3)
         .await;
-        for resp in results {
-            let resp = resp.unwrap_or_else(|e| panic!("round {round}: {e}"));
-            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "round {round}");
-            let body: Value = resp.json().await.unwrap();
-            assert_eq!(body["error"], "UNAUTHORIZED", "round {round}: {body}");
-        }
-    }
     assert_eq!(srv.count("SELECT COUNT(*) FROM scan_reports"), 0);
     assert!(srv.files_under("uploads").is_empty());
     assert_eq!(srv.files_under("blobs"), blobs_before);
