@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_sessions_login.sql"),
     include_str!("migrations/0003_scan_reports.sql"),
+    include_str!("migrations/0004_versions_by_skill.sql"),
 ];
 
 /// How long an unpublished version row lives (SPEC §4.2).
@@ -173,4 +174,44 @@ fn migrate(conn: &Connection) -> Result<()> {
 
 pub(crate) fn bool_of(v: i64) -> bool {
     v != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan for `sql`, one detail line per step.
+    fn plan(store: &Store, sql: &str) -> String {
+        store
+            .read(|c| -> Result<String> {
+                let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows = st.query_map([], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
+            })
+            .unwrap()
+    }
+
+    /// The per-skill reads of versions go through an index that starts with `skill_id`, never through
+    /// `versions_state` (every published version of every skill) or a table scan: their cost must not grow
+    /// with the registry.
+    #[test]
+    fn per_skill_version_reads_use_a_skill_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("registry.db"), Durability::Off).unwrap();
+        let shapes = [
+            "SELECT version, manifest FROM versions WHERE skill_id = 'x' AND state = 'published'",
+            "SELECT COALESCE(SUM(downloads), 0) FROM versions WHERE skill_id = 'x' AND state = 'published'",
+            "SELECT id FROM versions v WHERE v.skill_id = 'x' AND v.state = 'published'",
+            "SELECT id FROM versions WHERE skill_id = 'x' AND version_key = '1.0.0' AND state = 'published'",
+            "SELECT 1 FROM versions v WHERE v.skill_id = 'x' AND v.state <> 'published' AND v.created_at > 5",
+        ];
+        for sql in shapes {
+            let p = plan(&store, sql);
+            assert!(
+                p.contains("USING INDEX versions_skill_state (skill_id=?")
+                    || p.contains("USING INDEX sqlite_autoindex_versions_2 (skill_id=?"),
+                "{sql}\n{p}"
+            );
+        }
+    }
 }
