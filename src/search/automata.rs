@@ -110,8 +110,13 @@ impl Docs {
     }
 }
 
+/// What an entry costs besides its documents: the key, the list node and the allocation headers. Counted so
+/// that entries matching nothing (any query of random letters) still fill the bound.
+const ENTRY_OVERHEAD: usize = 128;
+
 struct Entries {
-    lru: LruCache<Key, Arc<Docs>>,
+    /// Each entry with its cost in bytes.
+    lru: LruCache<Key, (Arc<Docs>, usize)>,
     bytes: usize,
 }
 
@@ -134,22 +139,22 @@ impl ClauseCache {
 
     fn get(&self, key: &Key) -> Option<Arc<Docs>> {
         let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        e.lru.get(key).cloned()
+        e.lru.get(key).map(|(docs, _)| docs.clone())
     }
 
     fn put(&self, key: Key, docs: Arc<Docs>) {
-        let size = docs.bytes();
-        if size > self.limit {
+        let cost = ENTRY_OVERHEAD + key.clause.text.len() + docs.bytes();
+        if cost > self.limit {
             return;
         }
         let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = e.lru.put(key, docs) {
-            e.bytes -= old.bytes();
+        if let Some((_, old)) = e.lru.put(key, (docs, cost)) {
+            e.bytes -= old;
         }
-        e.bytes += size;
+        e.bytes += cost;
         while e.bytes > self.limit {
             match e.lru.pop_lru() {
-                Some((_, old)) => e.bytes -= old.bytes(),
+                Some((_, (_, old))) => e.bytes -= old,
                 None => break,
             }
         }
@@ -378,19 +383,7 @@ mod tests {
     #[test]
     fn the_cache_stays_within_its_byte_bound_dropping_the_least_recently_used() {
         let (index, field) = index(&[&["alpha beta", "alpha gamma", "beta delta"]]);
-        let entry_bytes = {
-            let probe = Arc::new(ClauseCache::new(1 << 20));
-            let q = CachedClause {
-                field,
-                shared: Shared::new("alpha", 0, true),
-                cache: probe.clone(),
-            };
-            docs(&index, &q);
-            probe.usage().1
-        };
-        assert_eq!(entry_bytes, 8, "two sparse ids of 4 bytes");
-        let cache = Arc::new(ClauseCache::new(2 * entry_bytes));
-        let run = |text: &str| {
+        let run = |cache: &Arc<ClauseCache>, text: &str| {
             let q = CachedClause {
                 field,
                 shared: Shared::new(text, 0, true),
@@ -398,12 +391,19 @@ mod tests {
             };
             docs(&index, &q)
         };
-        run("alpha");
-        run("beta");
-        assert_eq!(cache.usage(), (2, 16));
-        run("alpha"); // now the most recent
-        run("gamma"); // 4 bytes: evicts "beta", the least recently used
-        assert_eq!(cache.usage(), (2, 12));
+        // What one entry costs: the overhead, the clause text, 4 bytes per matching document.
+        let cost = |text: &str, matches: usize| ENTRY_OVERHEAD + text.len() + 4 * matches;
+        let probe = Arc::new(ClauseCache::new(1 << 20));
+        run(&probe, "alpha");
+        assert_eq!(probe.usage(), (1, cost("alpha", 2)), "two sparse ids");
+
+        let cache = Arc::new(ClauseCache::new(cost("alpha", 2) + cost("beta", 2)));
+        run(&cache, "alpha");
+        run(&cache, "beta");
+        assert_eq!(cache.usage(), (2, cost("alpha", 2) + cost("beta", 2)));
+        run(&cache, "alpha"); // now the most recent
+        run(&cache, "gamma"); // evicts "beta", the least recently used
+        assert_eq!(cache.usage(), (2, cost("alpha", 2) + cost("gamma", 1)));
         let seg = index
             .reader()
             .unwrap()
@@ -422,6 +422,24 @@ mod tests {
         assert!(cache.get(&key("alpha")).is_some());
         assert!(cache.get(&key("gamma")).is_some());
         assert!(cache.get(&key("beta")).is_none());
+    }
+
+    /// Clauses that match nothing still count: a flood of random queries cannot grow the cache unbounded.
+    #[test]
+    fn entries_matching_nothing_fill_the_bound_too() {
+        let (index, field) = index(&[&["alpha beta"]]);
+        let cache = Arc::new(ClauseCache::new(10 * (ENTRY_OVERHEAD + 8)));
+        for i in 0..200 {
+            let q = CachedClause {
+                field,
+                shared: Shared::new(&format!("zq{i:06}"), 0, true),
+                cache: cache.clone(),
+            };
+            assert!(docs(&index, &q).is_empty());
+        }
+        let (entries, bytes) = cache.usage();
+        assert_eq!(entries, 10, "{bytes} bytes");
+        assert!(bytes <= 10 * (ENTRY_OVERHEAD + 8));
     }
 
     #[test]
