@@ -216,6 +216,25 @@ impl Store {
     /// Full names of public skills with at least `min` stored downloads (SUP-007's registry-protected names,
     /// SPEC §8.3: ≥ 1,000 downloads; the caller drops the publishing skill's own scope).
     pub fn popular_public_names(&self, min: i64) -> Result<Vec<String>> {
+        // From the in-memory totals when they are current: the aggregate below reads every published
+        // version of the registry, once per confirm (most of a storm's server time at 3,000 versions).
+        if min > 0
+            && self.download_totals_current()?
+            && let Some(ids) = self.skills_with_downloads_at_least(min)
+        {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let ids = super::search::json_ids(&ids)?;
+            return self.read(|c| {
+                let mut st = c.prepare_cached(
+                    "SELECT s.name FROM json_each(?1) j JOIN skills s ON s.id = j.value \
+                     WHERE s.visibility = 'public' AND s.latest_version_id IS NOT NULL ORDER BY s.name",
+                )?;
+                let names = st
+                    .query_map([&ids], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(names)
+            });
+        }
         self.read(|c| {
             let mut st = c.prepare(
                 "SELECT s.name FROM skills s JOIN versions v ON v.skill_id = s.id AND v.state = 'published' \

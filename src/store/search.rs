@@ -73,7 +73,7 @@ const META_DONE: &str = "reindex_done";
 const META_COUNT: &str = "reindex_count";
 
 /// A list of ids as the JSON array `json_each` reads.
-fn json_ids(ids: &[&str]) -> Result<String> {
+pub(super) fn json_ids(ids: &[&str]) -> Result<String> {
     serde_json::to_string(ids).map_err(|e| super::StoreError::Corrupt(e.to_string()))
 }
 

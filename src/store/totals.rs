@@ -175,6 +175,23 @@ impl Store {
         self.totals.epoch.load(Ordering::SeqCst)
     }
 
+    /// Skills whose stored total is at least `min`, in no order; None when the totals are not loaded. Skills
+    /// without downloads are not in the totals: for `min <= 0` this is not every such skill.
+    pub fn skills_with_downloads_at_least(&self, min: i64) -> Option<Vec<String>> {
+        let g = self
+            .totals
+            .by_skill
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let map = g.as_ref()?;
+        Some(
+            map.iter()
+                .filter(|(_, n)| **n >= min)
+                .map(|(id, _)| id.to_string())
+                .collect(),
+        )
+    }
+
     /// Stored totals of `skill_ids` in their order, with the epoch they belong to; None when not loaded.
     pub fn download_totals_of(&self, skill_ids: &[&str]) -> Option<(Vec<i64>, u64)> {
         let g = self

@@ -634,3 +634,62 @@ async fn popular_registry_names_are_protected_at_publication() {
     assert!(!rules(&scan).contains(&"SUP-007".to_string()), "{scan}");
     s.stop().await;
 }
+
+/// The same protection when the skill became popular through real downloads: the protected names then come
+/// from the server's in-memory download totals (kept current by the flush), not from a scan of every
+/// published version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn popularity_from_real_downloads_protects_the_name() {
+    let s = TestServer::start().await;
+    let alice = s.user_with_token("alice");
+    let bob = s.user_with_token("bob");
+    s.publish(
+        &alice,
+        json!({"name": "@alice/storm-chaser", "version": "1.0.0", "description": "Tracks storms."}),
+        skill_tgz("storm-chaser", "1.0.0"),
+    )
+    .await;
+    let url = "/api/v1/skills/%40alice%2Fstorm-chaser/1.0.0/tarball";
+    for _ in 0..20 {
+        let batch = futures_util::future::join_all(
+            (0..50).map(|_| async { s.req(Method::GET, url, None).send().await.unwrap().status() }),
+        )
+        .await;
+        assert!(batch.iter().all(|st| *st == StatusCode::OK), "{batch:?}");
+    }
+    // The flush stores them within a second or two.
+    let stored = || {
+        s.count(
+            "SELECT COALESCE(SUM(v.downloads), 0) FROM versions v JOIN skills k ON k.id = v.skill_id \
+             WHERE k.name = '@alice/storm-chaser'",
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while stored() < 1000 {
+        assert!(std::time::Instant::now() < deadline, "stored {}", stored());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored(), 1000);
+
+    let conf = s
+        .publish(
+            &bob,
+            json!({"name": "@bob/storm-chasr", "version": "1.0.0", "description": "Tracks storms."}),
+            skill_tgz("storm-chasr", "1.0.0"),
+        )
+        .await;
+    assert_eq!(conf["verdict"], "FLAGGED", "{conf}");
+    let (st, scan) = s
+        .get("/api/v1/skills/%40bob%2Fstorm-chasr/1.0.0/scan", Some(&bob))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{scan}");
+    let hit = scan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["ruleId"] == "SUP-007")
+        .cloned()
+        .unwrap_or_else(|| panic!("no SUP-007: {scan}"));
+    assert_eq!(hit["severity"], "high");
+    s.stop().await;
+}
