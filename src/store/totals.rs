@@ -175,39 +175,37 @@ impl Store {
         self.totals.epoch.load(Ordering::SeqCst)
     }
 
-    /// Skills whose stored total is at least `min`, in no order; None when the totals are not loaded. Skills
-    /// without downloads are not in the totals: for `min <= 0` this is not every such skill.
-    pub fn skills_with_downloads_at_least(&self, min: i64) -> Option<Vec<String>> {
+    /// `f` of the loaded totals, under their read lock; None when they are not loaded.
+    fn with_totals<T>(&self, f: impl FnOnce(&HashMap<Box<str>, i64>) -> T) -> Option<T> {
         let g = self
             .totals
             .by_skill
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        let map = g.as_ref()?;
-        Some(
+        g.as_ref().map(f)
+    }
+
+    /// Skills whose stored total is at least `min`, in no order; None when the totals are not loaded. Skills
+    /// without downloads are not in the totals: for `min <= 0` this is not every such skill.
+    pub fn skills_with_downloads_at_least(&self, min: i64) -> Option<Vec<String>> {
+        self.with_totals(|map| {
             map.iter()
                 .filter(|(_, n)| **n >= min)
                 .map(|(id, _)| id.to_string())
-                .collect(),
-        )
+                .collect()
+        })
     }
 
     /// Stored totals of `skill_ids` in their order, with the epoch they belong to; None when not loaded.
     pub fn download_totals_of(&self, skill_ids: &[&str]) -> Option<(Vec<i64>, u64)> {
-        let g = self
-            .totals
-            .by_skill
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        let map = g.as_ref()?;
-        // Read under the map's lock: updates bump the epoch under the write lock.
-        let epoch = self.totals.epoch.load(Ordering::SeqCst);
-        Some((
-            skill_ids
+        self.with_totals(|map| {
+            // Read under the map's lock: updates bump the epoch under the write lock.
+            let epoch = self.totals.epoch.load(Ordering::SeqCst);
+            let totals = skill_ids
                 .iter()
                 .map(|id| map.get(*id).copied().unwrap_or(0))
-                .collect(),
-            epoch,
-        ))
+                .collect();
+            (totals, epoch)
+        })
     }
 }
