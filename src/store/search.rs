@@ -209,11 +209,10 @@ impl Store {
         let sorted: Vec<&str> = order.iter().map(|&i| skill_ids[i]).collect();
         let ids = json_ids(&sorted)?;
         self.read(|c| {
-            // `+state`: keeps the planner on the (skill_id, version_key) index instead of versions_state,
-            // which matches nearly every row.
+            // Through versions_skill_state (migration 0004), one skill's rows only.
             let mut st = c.prepare_cached(
                 "SELECT j.key, (SELECT COALESCE(SUM(downloads), 0) FROM versions
-                                WHERE skill_id = j.value AND +state = 'published')
+                                WHERE skill_id = j.value AND state = 'published')
                  FROM json_each(?1) j",
             )?;
             let mut out = vec![0i64; skill_ids.len()];

@@ -126,11 +126,7 @@ impl Store {
     }
 
     fn download_totals_loaded(&self) -> bool {
-        self.totals
-            .by_skill
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        self.with_totals(|_| ()).is_some()
     }
 
     /// Whether the in-memory totals are loaded and no other connection committed since this process's last

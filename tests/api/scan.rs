@@ -568,6 +568,17 @@ fn offline_scan_reads_an_operator_blocklist() {
     assert!(err.contains("line 1"), "{err}");
 }
 
+/// The SUP-007 finding of a version's scan report; panics when there is none.
+fn sup007(scan: &Value) -> Value {
+    scan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["ruleId"] == "SUP-007")
+        .cloned()
+        .unwrap_or_else(|| panic!("no SUP-007: {scan}"))
+}
+
 /// SUP-007 at publication (SPEC §8.3): this registry's public skills with ≥ 1,000 downloads in another scope are
 /// protected names too.
 #[tokio::test]
@@ -618,13 +629,7 @@ async fn popular_registry_names_are_protected_at_publication() {
     db.execute("UPDATE versions SET downloads = 1500 WHERE state = 'published' AND skill_id = (SELECT id FROM skills WHERE name = '@alice/weather-tool')", [])
         .unwrap();
     let (conf, scan) = publish_scan("@bob/weather-tooll", bob.clone()).await;
-    let hit = scan["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["ruleId"] == "SUP-007")
-        .cloned();
-    let hit = hit.unwrap_or_else(|| panic!("no SUP-007: {scan}"));
+    let hit = sup007(&scan);
     assert_eq!(hit["severity"], "high");
     assert_eq!(conf["verdict"], "FLAGGED", "{conf}");
     // The same name in another scope is not a squat, and the popular skill's own scope is not checked.
@@ -683,13 +688,7 @@ async fn popularity_from_real_downloads_protects_the_name() {
         .get("/api/v1/skills/%40bob%2Fstorm-chasr/1.0.0/scan", Some(&bob))
         .await;
     assert_eq!(st, StatusCode::OK, "{scan}");
-    let hit = scan["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["ruleId"] == "SUP-007")
-        .cloned()
-        .unwrap_or_else(|| panic!("no SUP-007: {scan}"));
+    let hit = sup007(&scan);
     assert_eq!(hit["severity"], "high");
     s.stop().await;
 }
